@@ -1,0 +1,59 @@
+# Switchboard. `make run` starts it in embedded mode with demo data;
+# `make test` runs the whole suite (SQLite, or PostgreSQL and Redis when
+# DATABASE_URL and REDIS_URL are set).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench bench-latency install install-dev migrate demo-message clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --host $(HOST) --port $(PORT)
+	exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
+
+demo-message: install
+	$(BIN)/python manage.py send_demo_message --url http://$(HOST):$(PORT)
+
+test: install-dev
+	tests/setup-system.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install-dev
+	$(BIN)/python -m bench all
+
+bench-%: install-dev
+	$(BIN)/python -m bench $*
+
+clean:
+	rm -rf $(VENV) var/bench

@@ -1,0 +1,65 @@
+"""Writes to agents: presence and status.
+
+An agent is routable while its status enables a channel kind *and* a live
+session keeps extending ``present_until``; several tabs count as one
+presence, and a tab throttled in the background does not flap the agent
+offline as long as it beats within the grace period.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from agents.events import AgentChanged
+from agents.models import Agent, PresenceStatus
+from config import background
+from config.api import Invalid
+from config.events import publish_on_commit
+
+
+def _grace() -> timedelta:
+    return timedelta(seconds=settings.SWITCHBOARD["PRESENCE_GRACE_SECONDS"])
+
+
+def touch_presence(*, agent_id: int, now: datetime) -> bool:
+    """A live session says the agent is here. Returns True when the agent was
+    not present before (it may now pull waiting work)."""
+    from routing.tasks import route_agent
+
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent_id)
+        was_present = agent.is_present(now)
+        agent.present_until = now + _grace()
+        agent.save(update_fields=["present_until"])
+        if not was_present:
+            publish_on_commit(AgentChanged(agent_id=agent.pk))
+            background.enqueue(route_agent, agent_id=agent.pk)
+    return not was_present
+
+
+def end_presence(*, agent_id: int, now: datetime) -> None:
+    """Logging out: no new offers; work in hand stays with the agent."""
+    with transaction.atomic():
+        Agent.objects.filter(pk=agent_id).update(present_until=now)
+        publish_on_commit(AgentChanged(agent_id=agent_id))
+
+
+def set_status(*, agent_id: int, status_id: int, now: datetime) -> Agent:
+    from routing.tasks import route_agent
+
+    status = PresenceStatus.objects.filter(pk=status_id).first()
+    if status is None:
+        raise Invalid(f"no presence status {status_id}")
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent_id)
+        if agent.status_id != status.pk:
+            agent.status = status
+            agent.status_since = now
+            agent.save(update_fields=["status", "status_since"])
+            publish_on_commit(AgentChanged(agent_id=agent.pk))
+            if status.channel_kinds:
+                background.enqueue(route_agent, agent_id=agent.pk)
+    return agent

@@ -1,0 +1,39 @@
+"""Reads of cases shared by pages, the API and consumers."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from agents.models import Agent, Role
+from cases.models import Case, CaseStatus
+
+
+def role_of(user) -> str | None:
+    if not user or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    names = set(user.groups.values_list("name", flat=True))
+    for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
+        if role.value in names:
+            return role
+    return Role.AGENT if Agent.objects.filter(user=user).exists() else None
+
+
+def visible_cases(user) -> QuerySet[Case]:
+    """Agents see the cases assigned to them and those waiting in their
+    queues; supervisors those of their teams' queues and agents; admins all."""
+    role = role_of(user)
+    qs = Case.objects.select_related("customer", "queue", "assignee")
+    if role == Role.ADMIN:
+        return qs
+    if role == Role.SUPERVISOR:
+        teams = user.supervised_teams.all()
+        return qs.filter(Q(queue__team__in=teams) | Q(assignee__teams__in=teams)).distinct()
+    agent = Agent.objects.filter(user=user).first()
+    if agent is None:
+        return qs.none()
+    waiting = Q(status__in=[CaseStatus.QUEUED, CaseStatus.OFFERED]) & (
+        Q(queue__agents=agent) | Q(queue__team__agents=agent)
+    )
+    return qs.filter(Q(assignee=agent) | waiting).distinct()

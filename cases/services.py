@@ -1,0 +1,241 @@
+"""Every write to customers, cases and messages.
+
+Lock order everywhere in Switchboard: case, then agent, then offer.
+Events leave on commit (``config.events.publish_on_commit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import nh3
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from agents.models import Agent
+from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
+from cases.identities import normalize_identity
+from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from config import background
+from config.api import DomainError, Invalid, NotFound
+from config.events import publish_on_commit
+from connectors.normalized import NormalizedMessage
+
+
+class NotYourCase(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class CaseClosed(DomainError):
+    code = "case_closed"
+
+
+def sanitize_html(html: str) -> str:
+    """Customer-supplied HTML, made safe before any browser renders it."""
+    if not html:
+        return ""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def record(*, case: Case, kind: str, now: datetime, agent: Agent | None = None, actor=None, **data) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=kind, agent=agent, actor=actor, data=data, created_at=now)
+
+
+def resolve_customer(
+    *, kind: str, address: str, display_name: str = "", language: str = ""
+) -> tuple[Customer, Identity]:
+    """The customer behind an identity, created with it if new. Safe under
+    concurrency: two first messages from one address make one customer."""
+    normalized = normalize_identity(kind, address, default_region=settings.SWITCHBOARD.get("DEFAULT_PHONE_REGION"))
+    identity = Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
+    if identity is not None:
+        customer = identity.customer
+        changed = []
+        if display_name and not customer.display_name:
+            customer.display_name = display_name
+            changed.append("display_name")
+        if language and not customer.language:
+            customer.language = language
+            changed.append("language")
+        if changed:
+            customer.save(update_fields=changed)
+        return customer, identity
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(display_name=display_name, language=language)
+            identity = Identity.objects.create(customer=customer, kind=kind, address=normalized)
+            return customer, identity
+    except IntegrityError:
+        # Another transaction created this identity first: use theirs.
+        identity = Identity.objects.select_related("customer").get(kind=kind, address=normalized)
+        return identity.customer, identity
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: Message
+    case: Case
+    created_case: bool
+    reopened: bool
+
+
+def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) -> Received:
+    """Attach an inbound message to its case: the open case of its thread, a
+    recently resolved one (re-opened), or a new case. Call inside a transaction."""
+    if normalized.sender is None:
+        raise Invalid("a message needs a sender")
+    customer, identity = resolve_customer(
+        kind=normalized.sender.identity_kind,
+        address=normalized.sender.address,
+        display_name=normalized.sender.display_name,
+        language=normalized.language,
+    )
+    thread_key = normalized.thread_key or f"{identity.kind}:{identity.address}"
+    case, created, reopened = _case_for_thread(
+        channel=channel, customer=customer, thread_key=thread_key, normalized=normalized, now=now
+    )
+    message = Message.objects.create(
+        case=case,
+        direction=Message.Direction.INBOUND,
+        channel=channel,
+        channel_kind=channel.kind,
+        provider_message_id=normalized.external_id,
+        text=normalized.text,
+        html=sanitize_html(normalized.html),
+        attachments=[
+            {"name": a.name, "content_type": a.content_type, "size": a.size, "url": a.url}
+            for a in normalized.attachments
+        ],
+        sender_identity=identity,
+        delivery_status=Message.Delivery.RECEIVED,
+        sent_at=normalized.sent_at,
+        created_at=now,
+    )
+    case.last_customer_message_at = now
+    case.save(update_fields=["last_customer_message_at", "updated_at"])
+    record(case=case, kind=CaseEvent.Kind.MESSAGE_RECEIVED, now=now, message_id=message.pk)
+    publish_on_commit(
+        MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=case.assignee_id)
+    )
+    return Received(message=message, case=case, created_case=created, reopened=reopened)
+
+
+def _case_for_thread(*, channel, customer: Customer, thread_key: str, normalized: NormalizedMessage, now: datetime):
+    open_case = (
+        Case.objects.select_for_update()
+        .filter(channel=channel, thread_key=thread_key, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if open_case is not None:
+        if open_case.status == CaseStatus.WAITING:
+            open_case.status = CaseStatus.ASSIGNED
+            open_case.save(update_fields=["status", "updated_at"])
+            publish_on_commit(_status_event(open_case))
+        return open_case, False, False
+    window = timedelta(seconds=settings.SWITCHBOARD["REOPEN_WINDOW_SECONDS"])
+    recent = (
+        Case.objects.select_for_update()
+        .filter(channel=channel, thread_key=thread_key, status=CaseStatus.RESOLVED, resolved_at__gte=now - window)
+        .order_by("-resolved_at")
+        .first()
+    )
+    if recent is not None:
+        recent.status = CaseStatus.NEW
+        recent.assignee = None
+        recent.resolved_at = None
+        recent.save(update_fields=["status", "assignee", "resolved_at", "updated_at"])
+        record(case=recent, kind=CaseEvent.Kind.REOPENED, now=now)
+        return recent, False, True
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                customer=customer,
+                channel=channel,
+                channel_kind=channel.kind,
+                thread_key=thread_key,
+                subject=_subject(normalized),
+                language=normalized.language or customer.language,
+                status=CaseStatus.NEW,
+                created_at=now,
+            )
+    except IntegrityError:
+        # A concurrent message on the same thread opened the case first.
+        case = Case.objects.select_for_update().get(channel=channel, thread_key=thread_key, status__in=OPEN_STATUSES)
+        return case, False, False
+    record(case=case, kind=CaseEvent.Kind.CREATED, now=now, channel=channel.key)
+    publish_on_commit(CaseCreated(case_id=case.pk, customer_id=customer.pk))
+    return case, True, False
+
+
+def _subject(normalized: NormalizedMessage) -> str:
+    if normalized.subject:
+        return normalized.subject[:255]
+    first_line = normalized.text.strip().splitlines()[0] if normalized.text.strip() else ""
+    return first_line[:255]
+
+
+def _status_event(case: Case) -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case.pk, status=case.status, assignee_id=case.assignee_id, queue_id=case.queue_id)
+
+
+def _lock_case_for_agent(*, case_id: int, agent: Agent) -> Case:
+    try:
+        case = Case.objects.select_for_update().get(pk=case_id)
+    except Case.DoesNotExist:
+        raise NotFound(f"no case {case_id}") from None
+    if case.assignee_id != agent.pk:
+        raise NotYourCase(f"case {case_id} is not assigned to you")
+    return case
+
+
+def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime) -> Message:
+    """Record the agent's reply and send it on the case's channel after commit."""
+    from connectors.tasks import deliver_message
+
+    text = (text or "").strip()
+    if not text:
+        raise Invalid("a reply needs text")
+    if len(text) > 100_000:
+        raise Invalid("a reply is limited to 100,000 characters")
+    with transaction.atomic():
+        case = _lock_case_for_agent(case_id=case_id, agent=agent)
+        if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
+            raise CaseClosed(f"case {case_id} is {case.status}")
+        message = Message.objects.create(
+            case=case,
+            direction=Message.Direction.OUTBOUND,
+            channel=case.channel,
+            channel_kind=case.channel_kind,
+            text=text,
+            author_agent=agent,
+            delivery_status=Message.Delivery.QUEUED,
+            created_at=now,
+        )
+        if case.first_response_at is None:
+            case.first_response_at = now
+            case.save(update_fields=["first_response_at", "updated_at"])
+        record(case=case, kind=CaseEvent.Kind.REPLY_SENT, now=now, agent=agent, message_id=message.pk)
+        publish_on_commit(
+            MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=agent.pk)
+        )
+        background.enqueue(deliver_message, message_id=message.pk)
+    return message
+
+
+def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
+    """Resolve a case the agent holds; its capacity frees and the agent pulls new work."""
+    from routing.tasks import route_agent
+
+    with transaction.atomic():
+        case = _lock_case_for_agent(case_id=case_id, agent=agent)
+        if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
+            raise CaseClosed(f"case {case_id} is {case.status}")
+        case.status = CaseStatus.RESOLVED
+        case.resolved_at = now
+        case.save(update_fields=["status", "resolved_at", "updated_at"])
+        record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=agent)
+        publish_on_commit(_status_event(case))
+        background.enqueue(route_agent, agent_id=agent.pk)
+    return case

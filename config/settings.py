@@ -1,0 +1,235 @@
+"""Switchboard settings, read from the environment in this one place.
+
+Embedded mode (the default) needs no services: SQLite under ``var/``, an
+in-memory channel layer, background work in-process and timers from an
+in-process ticker. Setting ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``
+switches to the production services: channels-redis and a Celery broker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from exc
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+DEBUG = env_bool("DEBUG", default=EMBEDDED)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY", "")
+    if key:
+        return key
+    if not EMBEDDED and not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required in production (DATABASE_URL or REDIS_URL set, DEBUG off).")
+    # Embedded mode: generated once and kept under var/, so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "agents",
+    "routing",
+    "cases",
+    "connectors",
+    "dashboards",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "switchboard.sqlite3"),
+            "OPTIONS": {
+                # WAL lets readers and one writer work at once; IMMEDIATE takes the
+                # write lock at BEGIN so two writers queue on the busy timeout instead
+                # of failing with "database is locked" on lock upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                    "PRAGMA foreign_keys=ON;PRAGMA busy_timeout=30000;"
+                ),
+            },
+        }
+    }
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer, background work, cache --------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "switchboard")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# How background work runs: "celery" (production), "thread" (embedded: in-process
+# after commit) or "inline" (tests: at commit, in the committing thread).
+BACKGROUND_MODE = os.environ.get("SWITCHBOARD_BACKGROUND", "celery" if REDIS_URL else "thread")
+if BACKGROUND_MODE not in {"celery", "thread", "inline"}:
+    raise ImproperlyConfigured("SWITCHBOARD_BACKGROUND must be celery, thread or inline")
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_TASK_ROUTES = {
+    "connectors.*": {"queue": "ingest"},
+    "routing.*": {"queue": "routing"},
+    "cases.*": {"queue": "outbound"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "switchboard-tick": {"task": "routing.tasks.tick", "schedule": 1.0},
+}
+
+# --- Auth -----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/agent/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": "Omnichannel routing engine: cases, offers, agents, queues.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Static files are served by WhiteNoise from the app folders (no collectstatic
+# needed in embedded mode); production runs collectstatic and serves compressed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Switchboard ----------------------------------------------------------
+SWITCHBOARD = {
+    # Webhook bodies above this many bytes are refused with 413.
+    "MAX_WEBHOOK_BYTES": env_int("SWITCHBOARD_MAX_WEBHOOK_BYTES", 1024 * 1024),
+    # An agent stays present this long after its last heartbeat from any tab.
+    "PRESENCE_GRACE_SECONDS": env_int("SWITCHBOARD_PRESENCE_GRACE_SECONDS", 90),
+    # A customer message on a thread resolved this recently re-opens that case.
+    "REOPEN_WINDOW_SECONDS": env_int("SWITCHBOARD_REOPEN_WINDOW_SECONDS", 7 * 24 * 3600),
+    # Inbound events still unprocessed after this long are picked up by the tick.
+    "INBOUND_RETRY_AFTER_SECONDS": env_int("SWITCHBOARD_INBOUND_RETRY_AFTER_SECONDS", 30),
+    # The in-process ticker (embedded mode) runs the periodic scans this often.
+    # Region assumed for phone numbers written without a country code (ISO 3166, e.g. "US").
+    "DEFAULT_PHONE_REGION": os.environ.get("SWITCHBOARD_DEFAULT_PHONE_REGION") or None,
+    "TICK_SECONDS": env_int("SWITCHBOARD_TICK_SECONDS", 1),
+    "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
+}
+# Django's own request body guard sits above ours so that we answer 413 ourselves.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SWITCHBOARD["MAX_WEBHOOK_BYTES"] * 2 + 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,15 @@
+"""Settings for the test suite: the same as production's reading of the
+environment, with background work run inline at commit so tests see its
+effects deterministically and no in-process ticker running."""
+
+import os
+
+os.environ.setdefault("SWITCHBOARD_BACKGROUND", "inline")
+os.environ.setdefault("SWITCHBOARD_EMBEDDED_TICKER", "0")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+from config.settings import *  # noqa: E402,F403
+
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 (threads of async tests must not keep connections)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

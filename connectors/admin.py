@@ -1,0 +1,54 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from connectors import services
+from connectors.models import Channel, InboundEvent
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "kind", "provider", "default_queue", "is_active"]
+    list_filter = ["kind", "provider", "is_active"]
+    search_fields = ["name", "key"]
+
+
+@admin.action(description="Replay the selected events")
+def replay(modeladmin, request, queryset):
+    done = services.replay_events(event_ids=list(queryset.values_list("pk", flat=True)), now=timezone.now())
+    failed = sum(1 for e in done if e.status == InboundEvent.Status.FAILED)
+    modeladmin.message_user(
+        request,
+        f"Replayed {len(done)} event(s); {failed} failed again.",
+        messages.WARNING if failed else messages.SUCCESS,
+    )
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ["pk", "channel", "status", "dedupe_key", "received_at", "attempts", "error"]
+    list_filter = ["status", "channel"]
+    search_fields = ["dedupe_key", "error"]
+    readonly_fields = [
+        "channel",
+        "received_at",
+        "body_text",
+        "headers",
+        "remote_addr",
+        "dedupe_key",
+        "status",
+        "error",
+        "traceback",
+        "attempts",
+        "processed_at",
+        "message",
+    ]
+    exclude = ["body"]
+    actions = [replay]
+    date_hierarchy = "received_at"
+
+    @admin.display(description="body")
+    def body_text(self, obj):
+        return bytes(obj.body).decode("utf-8", errors="replace")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,51 @@
+"""What a provider module does: verify, dedupe, normalize, send."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from connectors.normalized import NormalizedMessage
+
+if TYPE_CHECKING:
+    from cases.models import Message
+    from connectors.models import Channel, InboundEvent
+
+
+class SignatureInvalid(Exception):
+    """The request is not signed by whom it claims: refuse it, store nothing."""
+
+
+class PayloadInvalid(Exception):
+    """The body is not what this provider sends: 400, kept with its error."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: str  # sent, delivered, failed
+    provider_message_id: str = ""
+    error: str = ""
+
+
+class Provider(Protocol):
+    name: str
+    label: str
+
+    def verify(self, *, channel: Channel, body: bytes, headers: Mapping[str, str], url: str) -> None: ...
+
+    def dedupe_key(self, *, channel: Channel, body: bytes, headers: Mapping[str, str]) -> str: ...
+
+    def normalize(self, *, channel: Channel, event: InboundEvent) -> list[NormalizedMessage]: ...
+
+    def send(self, *, channel: Channel, message: Message) -> SendResult: ...
+
+
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signatures_match(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), (given or "").encode())

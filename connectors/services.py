@@ -1,0 +1,212 @@
+"""Inbound events in, replies out.
+
+Store first: a webhook's raw request is committed as an ``InboundEvent``
+before anything is done with it, and the provider gets its 2xx at once.
+Normalization runs after commit; a failure keeps the event with its error and
+traceback, replayable. A redelivery (same channel, same dedupe key) is
+acknowledged and stored nowhere twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from cases import services as case_services
+from cases.models import CaseStatus, Message
+from config import background
+from config.events import publish_on_commit
+from connectors.events import InboundEventFailed
+from connectors.models import Channel, InboundEvent
+from connectors.normalized import MessageKind, NormalizedMessage
+from connectors.providers import PayloadInvalid, SignatureInvalid, provider_for
+from routing import services as routing_services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    status: int
+    body: dict = field(default_factory=dict)
+
+
+def receive_webhook(
+    *, channel: Channel, body: bytes, headers: Mapping[str, str], remote_addr: str | None, url: str, now: datetime
+) -> WebhookResult:
+    """Verify, dedupe and store a provider's request; normalize after commit."""
+    from connectors.tasks import process_event
+
+    provider = provider_for(channel.provider)
+    try:
+        provider.verify(channel=channel, body=body, headers=headers, url=url)
+    except SignatureInvalid as exc:
+        return WebhookResult(403, {"error": "bad_signature", "detail": str(exc)})
+    stored_headers = {k: v for k, v in headers.items() if k.lower() not in {"cookie", "authorization"}}
+    try:
+        dedupe_key = provider.dedupe_key(channel=channel, body=body, headers=headers)
+    except PayloadInvalid as exc:
+        # Kept, with its error, so an admin can see what the sender got wrong.
+        event = InboundEvent.objects.create(
+            channel=channel,
+            received_at=now,
+            body=body,
+            headers=stored_headers,
+            remote_addr=remote_addr,
+            status=InboundEvent.Status.FAILED,
+            error=str(exc),
+        )
+        publish_on_commit(InboundEventFailed(event_id=event.pk, channel_id=channel.pk))
+        return WebhookResult(400, {"error": "invalid_payload", "detail": str(exc), "event_id": event.pk})
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                channel=channel,
+                received_at=now,
+                body=body,
+                headers=stored_headers,
+                remote_addr=remote_addr,
+                dedupe_key=dedupe_key[:255],
+            )
+            background.enqueue(process_event, event_id=event.pk)
+    except IntegrityError:
+        return WebhookResult(200, {"status": "duplicate", "dedupe_key": dedupe_key})
+    return WebhookResult(202, {"status": "accepted", "event_id": event.pk})
+
+
+def process_event(*, event_id: int, now: datetime) -> InboundEvent | None:
+    """Normalize one stored event and apply what it says. Exactly one worker
+    processes an event (``SKIP LOCKED`` on a received event); a failure rolls
+    back its partial work and records the error on the event."""
+    with transaction.atomic():
+        event = (
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("channel", "channel__default_queue")
+            .filter(pk=event_id, status=InboundEvent.Status.RECEIVED)
+            .first()
+        )
+        if event is None:
+            return None
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                normalized = provider_for(event.channel.provider).normalize(channel=event.channel, event=event)
+                status, message = InboundEvent.Status.IGNORED, None
+                for item in normalized:
+                    applied = _apply(channel=event.channel, normalized=item, now=now)
+                    if applied is not None:
+                        status, message = InboundEvent.Status.PROCESSED, message or applied
+        except Exception as exc:
+            log.warning("inbound event %s failed: %s", event.pk, exc)
+            event.status = InboundEvent.Status.FAILED
+            event.error = f"{type(exc).__name__}: {exc}"
+            event.traceback = tb.format_exc()
+            publish_on_commit(InboundEventFailed(event_id=event.pk, channel_id=event.channel_id))
+        else:
+            event.status = status
+            event.message = message
+            event.error = ""
+            event.traceback = ""
+        event.processed_at = now
+        event.save(update_fields=["status", "message", "error", "traceback", "attempts", "processed_at"])
+        return event
+
+
+def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) -> Message | None:
+    if normalized.kind is MessageKind.MESSAGE:
+        if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
+            return None  # the same message inside another delivery: stored once
+        received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
+        if received.case.status == CaseStatus.NEW:
+            routing_services.classify_case(case=received.case, text=normalized.text, now=now)
+            routing_services.queue_case(case=received.case, now=now)
+        return received.message
+    if normalized.kind is MessageKind.DELIVERY_STATUS:
+        update_delivery(
+            channel=channel,
+            provider_message_id=normalized.external_id,
+            status=normalized.delivery_status,
+            error=normalized.delivery_error,
+        )
+        return None
+    if normalized.kind is MessageKind.IGNORE:
+        return None
+    raise NotImplementedError(f"{normalized.kind.value} events are not handled yet")
+
+
+_DELIVERY_ORDER = ["queued", "sent", "delivered", "read"]
+
+
+def update_delivery(*, channel: Channel, provider_message_id: str, status: str, error: str = "") -> int:
+    """Move a reply's delivery status forward (never back: a late 'sent' after
+    'read' changes nothing); 'failed' always records."""
+    messages = Message.objects.select_for_update().filter(
+        channel=channel, direction=Message.Direction.OUTBOUND, provider_message_id=provider_message_id
+    )
+    changed = 0
+    for message in messages:
+        current = message.delivery_status
+        if status == "failed" or (
+            current in _DELIVERY_ORDER
+            and status in _DELIVERY_ORDER
+            and _DELIVERY_ORDER.index(status) > _DELIVERY_ORDER.index(current)
+        ):
+            message.delivery_status = status
+            message.delivery_error = error
+            message.save(update_fields=["delivery_status", "delivery_error"])
+            changed += 1
+    return changed
+
+
+def retry_stale_events(*, now: datetime, limit: int = 100) -> int:
+    """Events stored but never processed (a worker died, a task was lost)."""
+    cutoff = now - timedelta(seconds=settings.SWITCHBOARD["INBOUND_RETRY_AFTER_SECONDS"])
+    ids = list(
+        InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for event_id in ids:
+        if process_event(event_id=event_id, now=now) is not None:
+            done += 1
+    return done
+
+
+def replay_events(*, event_ids: Iterable[int], now: datetime) -> list[InboundEvent]:
+    """Run failed (or ignored) events again, e.g. after a fix is deployed."""
+    out = []
+    for event_id in event_ids:
+        with transaction.atomic():
+            updated = InboundEvent.objects.filter(
+                pk=event_id, status__in=[InboundEvent.Status.FAILED, InboundEvent.Status.IGNORED]
+            ).update(status=InboundEvent.Status.RECEIVED)
+        if updated:
+            event = process_event(event_id=event_id, now=now)
+            if event is not None:
+                out.append(event)
+    return out
+
+
+def deliver_message(*, message_id: int, now: datetime) -> Message | None:
+    """Send an outbound message through its channel's provider."""
+    message = Message.objects.select_related("channel", "case", "author_agent").filter(pk=message_id).first()
+    if message is None or message.delivery_status != Message.Delivery.QUEUED:
+        return message
+    if message.channel is None:
+        result_status, provider_id, error = "failed", "", "the case has no channel to reply on"
+    else:
+        result = provider_for(message.channel.provider).send(channel=message.channel, message=message)
+        result_status, provider_id, error = result.status, result.provider_message_id, result.error
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.QUEUED).update(
+            delivery_status=result_status, provider_message_id=provider_id, delivery_error=error
+        )
+    message.refresh_from_db()
+    return message

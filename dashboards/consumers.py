@@ -1,0 +1,170 @@
+"""Websocket consumers. Thin: authenticate, join the groups the user may see,
+send a snapshot, forward deltas, turn requests into service calls."""
+
+from __future__ import annotations
+
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from agents import services as agent_services
+from agents.models import Agent
+from cases import services as case_services
+from config.api import DomainError
+from dashboards import selectors
+from dashboards.fanout import agent_group
+from routing import services as routing_services
+
+log = logging.getLogger(__name__)
+
+# Close codes (4000–4999 are the application's).
+UNAUTHENTICATED = 4401
+NOT_AN_AGENT = 4403
+
+
+def _agent_for(user) -> Agent | None:
+    if not user or not user.is_authenticated:
+        return None
+    return Agent.objects.filter(user=user, is_active=True).first()
+
+
+def _int(content: dict, key: str) -> int:
+    value = content.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError(f"'{key}' must be a whole number")
+    return value
+
+
+class AgentConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/agent/``: offers and my cases, live; accept, decline, reply."""
+
+    agent_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        agent = await database_sync_to_async(_agent_for)(user)
+        if agent is None:
+            await self.close(code=NOT_AN_AGENT)
+            return
+        self.agent_id = agent.pk
+        await self.channel_layer.group_add(agent_group(agent.pk), self.channel_name)
+        await self.accept()
+        await database_sync_to_async(agent_services.touch_presence)(agent_id=agent.pk, now=timezone.now())
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        if self.agent_id is not None:
+            await self.channel_layer.group_discard(agent_group(self.agent_id), self.channel_name)
+        # Presence lapses after the grace period unless another tab beats.
+
+    async def send_snapshot(self) -> None:
+        snapshot = await database_sync_to_async(selectors.agent_snapshot)(self.agent_id)
+        await self.send_json({"type": "snapshot", **snapshot})
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_json({"type": "error", "detail": "a request is an object with a 'type'"})
+            return
+        kind = content["type"]
+        request_id = content.get("request_id")
+        handler = self._handlers().get(kind)
+        if handler is None:
+            await self.send_json(
+                {"type": "error", "request_id": request_id, "detail": f"unknown request type {kind!r}"}
+            )
+            return
+        try:
+            reply = await database_sync_to_async(handler)(content)
+        except DomainError as exc:
+            await self.send_json({"type": "error", "request_id": request_id, "request": kind, "detail": exc.message})
+            return
+        await self.send_json({"type": "ack", "request_id": request_id, "request": kind, **(reply or {})})
+
+    def _handlers(self):
+        return {
+            "heartbeat": self._heartbeat,
+            "snapshot": self._snapshot,
+            "status.set": self._set_status,
+            "offer.accept": self._accept,
+            "offer.decline": self._decline,
+            "case.open": self._open_case,
+            "case.reply": self._reply,
+            "case.resolve": self._resolve,
+        }
+
+    def _agent(self) -> Agent:
+        return Agent.objects.select_related("status").get(pk=self.agent_id)
+
+    def _heartbeat(self, content: dict) -> dict:
+        agent_services.touch_presence(agent_id=self.agent_id, now=timezone.now())
+        return {}
+
+    def _snapshot(self, content: dict) -> dict:
+        return {"snapshot": selectors.agent_snapshot(self.agent_id)}
+
+    def _set_status(self, content: dict) -> dict:
+        agent = agent_services.set_status(
+            agent_id=self.agent_id, status_id=_int(content, "status_id"), now=timezone.now()
+        )
+        return {"status_id": agent.status_id}
+
+    def _accept(self, content: dict) -> dict:
+        case = routing_services.accept_offer(
+            offer_id=_int(content, "offer_id"), agent=self._agent(), now=timezone.now()
+        )
+        return {"case_id": case.pk}
+
+    def _decline(self, content: dict) -> dict:
+        reason = content.get("reason") or ""
+        if not isinstance(reason, str):
+            raise DomainError("'reason' must be text")
+        offer = routing_services.decline_offer(
+            offer_id=_int(content, "offer_id"), agent=self._agent(), reason=reason, now=timezone.now()
+        )
+        return {"offer_id": offer.pk}
+
+    def _open_case(self, content: dict) -> dict:
+        from cases.models import Case
+
+        case = (
+            Case.objects.select_related("customer", "queue")
+            .filter(pk=_int(content, "case_id"), assignee_id=self.agent_id)
+            .first()
+        )
+        if case is None:
+            raise DomainError("no such case assigned to you")
+        return {"case": selectors.case_payload(case, with_messages=True)}
+
+    def _reply(self, content: dict) -> dict:
+        text = content.get("text")
+        if not isinstance(text, str):
+            raise DomainError("'text' must be text")
+        message = case_services.send_reply(
+            case_id=_int(content, "case_id"), agent=self._agent(), text=text, now=timezone.now()
+        )
+        return {"message_id": message.pk}
+
+    def _resolve(self, content: dict) -> dict:
+        case = case_services.resolve_case(case_id=_int(content, "case_id"), agent=self._agent(), now=timezone.now())
+        return {"case_id": case.pk, "status": case.status}
+
+    # Group messages → this socket.
+    async def offer_created(self, event: dict) -> None:
+        await self.send_json(event)
+
+    async def offer_closed(self, event: dict) -> None:
+        await self.send_json(event)
+
+    async def case_updated(self, event: dict) -> None:
+        await self.send_json(event)
+
+    async def message_added(self, event: dict) -> None:
+        await self.send_json(event)
+
+    async def agent_updated(self, event: dict) -> None:
+        await self.send_json(event)

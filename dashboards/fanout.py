@@ -1,0 +1,41 @@
+"""Sending to websocket groups from synchronous code (listeners run at commit).
+
+In embedded mode the in-memory channel layer lives on the ASGI server's event
+loop, so sends made from worker threads are handed to that loop. Elsewhere
+(Celery workers with channels-redis, tests) ``async_to_sync`` does the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from config import background
+
+log = logging.getLogger(__name__)
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = background.home_loop()
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is None:
+            try:
+                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            except RuntimeError:
+                log.warning("event loop gone; dropped a send to %s", group)
+            return
+    async_to_sync(layer.group_send)(group, message)

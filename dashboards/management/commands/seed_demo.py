@@ -1,0 +1,201 @@
+"""Demo data for embedded mode: skills (languages too), statuses, teams,
+queues, rules, six agents, a supervisor, an admin and a signed demo channel.
+Idempotent: running it again changes nothing that exists."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Role, Skill, Team
+from connectors.kinds import CHANNEL_KINDS, ChannelKind
+from connectors.models import Channel
+from connectors.providers.generic_json import SIGNATURE_HEADER, sign
+from routing.models import Queue, QueueSkill, RoutingRule
+
+DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (public demo logins, printed on purpose)
+CHAT_KINDS = ["web_chat", "sms", "whatsapp", "messenger", "instagram", "telegram", "api"]
+
+SKILLS = [
+    ("billing", "Billing", "product", ""),
+    ("technical", "Technical support", "product", ""),
+    ("sales", "Sales", "product", ""),
+    ("lang-en", "English", "language", "en"),
+    ("lang-es", "Spanish", "language", "es"),
+    ("lang-de", "German", "language", "de"),
+    ("lang-pt", "Portuguese", "language", "pt"),
+]
+STATUSES = [
+    ("Offline", [], True, 0),
+    ("Available", CHANNEL_KINDS, False, 1),
+    ("Chat and messaging only", CHAT_KINDS, False, 2),
+    ("Email and social only", ["email", "social"], False, 3),
+    ("On a break", [], False, 4),
+]
+AGENTS = [
+    # username, name, team, skills {name: proficiency}
+    ("ana", "Ana García", "Support", {"lang-en": 5, "lang-es": 5, "billing": 4, "technical": 2}),
+    ("ben", "Ben Turner", "Support", {"lang-en": 5, "technical": 5, "billing": 2}),
+    ("carla", "Carla Souza", "Support", {"lang-en": 4, "lang-pt": 5, "lang-es": 3, "technical": 3}),
+    ("david", "David Müller", "Support", {"lang-en": 4, "lang-de": 5, "billing": 3}),
+    ("elena", "Elena Ruiz", "Sales", {"lang-en": 4, "lang-es": 5, "sales": 5}),
+    ("farid", "Farid Haddad", "Sales", {"lang-en": 5, "sales": 4, "billing": 3}),
+]
+CAPACITY = {
+    "web_chat": 3,
+    "sms": 3,
+    "whatsapp": 3,
+    "messenger": 3,
+    "instagram": 3,
+    "telegram": 3,
+    "email": 5,
+    "social": 2,
+    "voice": 1,
+    "api": 3,
+}
+
+
+class Command(BaseCommand):
+    help = "Load idempotent demo data and print the URLs, demo logins and a signed curl."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
+        parser.add_argument("--quiet", action="store_true", help="load without printing the welcome text")
+
+    @transaction.atomic
+    def handle(self, *args, host, port, quiet, **options):
+        groups = {role.value: Group.objects.get_or_create(name=role.value)[0] for role in Role}
+        skills = {}
+        for name, label, kind, code in SKILLS:
+            skills[name], _ = Skill.objects.get_or_create(
+                name=name, defaults={"label": label, "kind": kind, "language_code": code}
+            )
+        statuses = {}
+        for name, kinds, default, order in STATUSES:
+            statuses[name], _ = PresenceStatus.objects.get_or_create(
+                name=name, defaults={"channel_kinds": list(kinds), "is_default": default, "order": order}
+            )
+        supervisor = self._user("sam", "Sam Supervisor", groups[Role.SUPERVISOR])
+        admin = self._user("admin", "Ada Admin", groups[Role.ADMIN], superuser=True)
+        teams = {name: Team.objects.get_or_create(name=name)[0] for name in ("Support", "Sales")}
+        teams["Support"].supervisors.add(supervisor)
+        teams["Sales"].supervisors.add(supervisor)
+
+        general, _ = Queue.objects.get_or_create(
+            name="General support", defaults={"team": teams["Support"], "priority": 3}
+        )
+        spanish, created = Queue.objects.get_or_create(
+            name="Spanish", defaults={"team": teams["Support"], "priority": 2}
+        )
+        if created:
+            QueueSkill.objects.create(queue=spanish, skill=skills["lang-es"], min_proficiency=3)
+        billing, created = Queue.objects.get_or_create(
+            name="Billing", defaults={"team": teams["Support"], "priority": 2}
+        )
+        if created:
+            QueueSkill.objects.create(queue=billing, skill=skills["billing"], min_proficiency=2)
+        sales, created = Queue.objects.get_or_create(name="Sales", defaults={"team": teams["Sales"], "priority": 3})
+        if created:
+            QueueSkill.objects.create(queue=sales, skill=skills["sales"], min_proficiency=2)
+        Queue.objects.get_or_create(
+            name="Email",
+            defaults={"team": teams["Support"], "priority": 4, "channel_kinds": ["email"], "auto_accept": True},
+        )
+        for order, (name, defaults) in enumerate(
+            [
+                ("Spanish speakers", {"match_language": "es", "queue": spanish, "set_priority": 2}),
+                (
+                    "Invoices and refunds",
+                    {"match_keywords": "invoice, refund, charged, factura, reembolso", "queue": billing},
+                ),
+                ("Buying", {"match_keywords": "price, quote, buy, upgrade", "queue": sales}),
+            ],
+            start=1,
+        ):
+            RoutingRule.objects.get_or_create(name=name, defaults={"order": order * 10, **defaults})
+
+        for username, name, team, agent_skills in AGENTS:
+            user = self._user(username, name, groups[Role.AGENT])
+            agent, created = Agent.objects.get_or_create(
+                user=user, defaults={"display_name": name, "status": statuses["Available"], "capacity_total": 6}
+            )
+            if created:
+                agent.teams.add(teams[team])
+                for skill, level in agent_skills.items():
+                    AgentSkill.objects.create(agent=agent, skill=skills[skill], proficiency=level)
+                for kind, units in CAPACITY.items():
+                    AgentCapacity.objects.create(agent=agent, channel_kind=kind, units=units)
+
+        channel, _ = Channel.objects.get_or_create(
+            key="demo",
+            defaults={
+                "name": "Demo (generic JSON)",
+                "kind": ChannelKind.API,
+                "provider": "generic_json",
+                "default_queue": general,
+            },
+        )
+        if not quiet:
+            self._welcome(host=host, port=port, channel=channel, admin=admin)
+
+    def _user(self, username: str, full_name: str, group: Group, *, superuser: bool = False) -> User:
+        first, _, last = full_name.partition(" ")
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "email": f"{username}@demo.switchboard.test",
+                "is_staff": superuser,
+                "is_superuser": superuser,
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        user.groups.add(group)
+        return user
+
+    def _welcome(self, *, host: str, port: str, channel: Channel, admin: User) -> None:
+        base = f"http://{host}:{port}"
+        body = json.dumps(
+            {
+                "id": "demo-1",
+                "from": {"kind": "email", "address": "maria@example.com", "name": "María López"},
+                "language": "es",
+                "text": "Hola, mi pedido 1234 no ha llegado. ¿Me ayudan?",
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        signature = sign(channel.secret, body.encode())
+        lines = [
+            "",
+            "Switchboard is starting in embedded mode (SQLite, in-process background work).",
+            "",
+            f"  Agent workspace   {base}/agent/",
+            f"  Admin             {base}/admin/",
+            f"  API schema        {base}/api/v1/schema/",
+            f"  Webhook           {base}/hooks/{channel.key}/",
+            "",
+            f"  Demo logins (password: {DEMO_PASSWORD})",
+            "    agents:     " + ", ".join(a[0] for a in AGENTS) + "   (ana, elena and carla speak Spanish)",
+            "    supervisor: sam",
+            f"    admin:      {admin.username}",
+            "",
+            "  Log in as ana, open the agent workspace, then send a signed demo message:",
+            "",
+            f"    curl -X POST {base}/hooks/{channel.key}/ \\",
+            "      -H 'Content-Type: application/json' \\",
+            f"      -H '{SIGNATURE_HEADER}: {signature}' \\",
+            f"      --data-binary '{body}'",
+            "",
+            "  (That curl is message id demo-1: sent again it is acknowledged as a duplicate.",
+            f"   For fresh ones: make demo-message, or {'.venv/bin/python'} manage.py send_demo_message.)",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,219 @@
+// The agent workspace: one websocket (/ws/agent/) for offers, cases and actions.
+// Customer text is always inserted as text; customer HTML is sanitized on the
+// server before it is stored and is the only markup this page renders.
+(function () {
+  "use strict";
+  const HEARTBEAT_MS = 25000;
+  const state = { agent: null, statuses: [], offers: new Map(), cases: new Map(), openCaseId: null };
+  let socket = null;
+  let requestSeq = 0;
+  let reconnectDelay = 1000;
+  const pending = new Map();
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null) node.setAttribute(k, v);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  function toast(text) {
+    const t = $("toast");
+    t.textContent = text;
+    t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+  }
+
+  function send(type, body) {
+    const request_id = ++requestSeq;
+    return new Promise((resolve, reject) => {
+      if (!socket || socket.readyState !== WebSocket.OPEN) { reject(new Error("not connected")); return; }
+      pending.set(request_id, { resolve, reject });
+      socket.send(JSON.stringify(Object.assign({ type, request_id }, body || {})));
+    });
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/agent/`);
+    setConnection("connecting");
+    socket.addEventListener("open", () => { reconnectDelay = 1000; setConnection("live"); });
+    socket.addEventListener("close", (event) => {
+      setConnection("offline");
+      if (event.code === 4401) { location.href = "/accounts/login/?next=/agent/"; return; }
+      setTimeout(connect, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, 15000);
+    });
+    socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  }
+
+  function setConnection(value) {
+    const c = $("connection");
+    c.dataset.state = value;
+    c.textContent = value === "live" ? "live" : value === "offline" ? "reconnecting…" : "connecting…";
+  }
+
+  function handle(msg) {
+    switch (msg.type) {
+      case "snapshot": applySnapshot(msg); break;
+      case "ack": settle(msg, true); break;
+      case "error": settle(msg, false); break;
+      case "offer.created": addOffer(msg.offer); notify(msg.offer); break;
+      case "offer.closed": state.offers.delete(msg.offer_id); renderOffers(); break;
+      case "case.updated": upsertCase(msg.case); break;
+      case "message.added": addMessage(msg.case_id, msg.message); break;
+      case "agent.updated": state.agent = msg.agent; renderAgent(); break;
+    }
+  }
+
+  function settle(msg, ok) {
+    const waiter = pending.get(msg.request_id);
+    if (!ok) toast(msg.detail || "That did not work");
+    if (!waiter) return;
+    pending.delete(msg.request_id);
+    ok ? waiter.resolve(msg) : waiter.reject(new Error(msg.detail));
+  }
+
+  function applySnapshot(snap) {
+    state.agent = snap.agent;
+    state.statuses = snap.statuses;
+    state.offers = new Map(snap.offers.map((o) => [o.id, o]));
+    state.cases = new Map(snap.cases.map((c) => [c.id, c]));
+    renderAgent(); renderOffers(); renderCases();
+    if (state.openCaseId && state.cases.has(state.openCaseId)) openCase(state.openCaseId);
+  }
+
+  function renderAgent() {
+    const select = $("status");
+    select.replaceChildren(...state.statuses.map((s) => el("option", { value: s.id },
+      s.channel_kinds.length ? `${s.name} (${s.channel_kinds.join(", ")})` : s.name)));
+    if (state.agent.status_id) select.value = String(state.agent.status_id);
+    const parts = Object.entries(state.agent.capacities).map(([kind, cap]) => `${kind} ${state.agent.load[kind] || 0}/${cap}`);
+    $("load").textContent = parts.join(" · ");
+  }
+
+  function addOffer(offer) { state.offers.set(offer.id, offer); renderOffers(); }
+
+  function notify(offer) {
+    if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+      new Notification(`New ${offer.channel_kind} case`, { body: `${offer.customer}: ${offer.preview}` });
+    }
+  }
+
+  function secondsLeft(offer) {
+    return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
+  }
+
+  function renderOffers() {
+    const list = $("offers");
+    if (!state.offers.size) { list.replaceChildren(el("li", { class: "empty" }, "No offers right now.")); return; }
+    list.replaceChildren(...[...state.offers.values()].map((offer) => el("li", { class: "offer", "data-offer-id": offer.id },
+      el("div", { class: "offer-head" },
+        el("span", { class: `kind kind-${offer.channel_kind}` }, offer.channel_kind),
+        el("strong", {}, offer.customer), offer.vip ? el("span", { class: "vip" }, "VIP") : null,
+        el("span", { class: "countdown", "data-expires": offer.expires_at }, `${secondsLeft(offer)} s`)),
+      el("p", { class: "preview" }, offer.preview || offer.subject),
+      el("p", { class: "meta" }, offer.queue ? `Queue: ${offer.queue}` : "No queue"),
+      el("div", { class: "actions" },
+        el("button", { class: "primary accept", onclick: () => accept(offer.id) }, "Accept"),
+        el("button", { class: "decline", onclick: () => decline(offer.id) }, "Decline")))));
+  }
+
+  async function accept(offerId) {
+    try {
+      const ack = await send("offer.accept", { offer_id: offerId });
+      state.offers.delete(offerId); renderOffers();
+      openCase(ack.case_id);
+    } catch (e) { state.offers.delete(offerId); renderOffers(); }
+  }
+
+  async function decline(offerId) {
+    const reason = prompt("Why decline? (optional)") || "";
+    try { await send("offer.decline", { offer_id: offerId, reason }); } catch (e) { /* toast shown */ }
+    state.offers.delete(offerId); renderOffers();
+  }
+
+  function upsertCase(c) {
+    if (c.assignee_id === state.agent.id && (c.status === "assigned" || c.status === "waiting")) {
+      state.cases.set(c.id, Object.assign(state.cases.get(c.id) || {}, c));
+    } else {
+      state.cases.delete(c.id);
+    }
+    renderCases();
+    if (state.openCaseId === c.id) {
+      if (c.messages) renderCase(c);
+      else if (!state.cases.has(c.id)) $("case").replaceChildren(el("p", { class: "empty" }, `Case ${c.id} is ${c.status}.`));
+    }
+  }
+
+  function renderCases() {
+    const list = $("cases");
+    if (!state.cases.size) { list.replaceChildren(el("li", { class: "empty" }, "No open cases.")); return; }
+    list.replaceChildren(...[...state.cases.values()].map((c) => el("li", {
+      class: `case-item${state.openCaseId === c.id ? " open" : ""}`, "data-case-id": c.id, tabindex: 0,
+      onclick: () => openCase(c.id), onkeydown: (e) => { if (e.key === "Enter") openCase(c.id); },
+    }, el("span", { class: `kind kind-${c.channel_kind}` }, c.channel_kind), el("strong", {}, c.customer),
+      el("span", { class: "subject" }, c.subject || `Case ${c.id}`))));
+  }
+
+  async function openCase(caseId) {
+    state.openCaseId = caseId;
+    renderCases();
+    try { const ack = await send("case.open", { case_id: caseId }); renderCase(ack.case); } catch (e) { /* toast */ }
+  }
+
+  function messageNode(m) {
+    const body = el("div", { class: "body" });
+    if (m.text) body.textContent = m.text; else body.innerHTML = m.html; // html is sanitized server-side
+    return el("li", { class: `message ${m.direction}`, "data-message-id": m.id },
+      el("div", { class: "meta" }, m.direction === "in" ? "Customer" : (m.author || "Agent"), " · ",
+        new Date(m.created_at).toLocaleTimeString(), m.direction === "out" ? ` · ${m.delivery_status}` : ""), body);
+  }
+
+  function renderCase(c) {
+    state.cases.set(c.id, Object.assign(state.cases.get(c.id) || {}, c));
+    const text = el("textarea", { id: "reply-text", rows: 3, placeholder: `Reply on ${c.channel_kind}…`, "aria-label": "Reply" });
+    const form = el("form", { class: "composer", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!text.value.trim()) return;
+      try { await send("case.reply", { case_id: c.id, text: text.value }); text.value = ""; } catch (err) { /* toast */ }
+    } }, text, el("div", { class: "actions" },
+      el("button", { type: "submit", class: "primary" }, "Send"),
+      el("button", { type: "button", class: "resolve", onclick: async () => {
+        try { await send("case.resolve", { case_id: c.id }); state.cases.delete(c.id); state.openCaseId = null; renderCases();
+          $("case").replaceChildren(el("p", { class: "empty" }, `Case ${c.id} resolved.`)); } catch (err) { /* toast */ }
+      } }, "Resolve")));
+    text.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+    $("case").replaceChildren(
+      el("header", { class: "case-head" }, el("h2", {}, c.subject || `Case ${c.id}`),
+        el("p", { class: "meta" }, `${c.customer} · ${c.channel_kind} · ${c.queue || "no queue"} · ${c.status}`)),
+      el("ol", { id: "messages", class: "messages" }, ...(c.messages || []).map(messageNode)), form);
+  }
+
+  function addMessage(caseId, message) {
+    if (state.openCaseId !== caseId) return;
+    const list = $("messages");
+    if (list && !list.querySelector(`[data-message-id="${message.id}"]`)) list.append(messageNode(message));
+  }
+
+  $("status").addEventListener("change", async (e) => {
+    try { await send("status.set", { status_id: Number(e.target.value) }); } catch (err) { /* toast */ }
+  });
+  setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) send("heartbeat").catch(() => {}); }, HEARTBEAT_MS);
+  setInterval(() => document.querySelectorAll(".countdown").forEach((n) => {
+    n.textContent = `${Math.max(0, Math.round((Date.parse(n.dataset.expires) - Date.now()) / 1000))} s`;
+  }), 1000);
+  if ("Notification" in window && Notification.permission === "default") {
+    document.addEventListener("click", () => Notification.requestPermission(), { once: true });
+  }
+  connect();
+})();

@@ -1,0 +1,27 @@
+"""Events the router publishes on commit."""
+
+from dataclasses import dataclass
+
+from config.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCreated(Event):
+    offer_id: int
+    case_id: int
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferClosed(Event):
+    offer_id: int
+    case_id: int
+    agent_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAssigned(Event):
+    case_id: int
+    agent_id: int
+    queue_id: int | None

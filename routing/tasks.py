@@ -1,0 +1,28 @@
+"""Celery entry points of the router; each only calls a service."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from routing import services
+
+
+@shared_task(name="routing.tasks.route_case")
+def route_case(*, case_id: int) -> None:
+    services.route_case(case_id=case_id, now=timezone.now())
+
+
+@shared_task(name="routing.tasks.route_agent")
+def route_agent(*, agent_id: int) -> None:
+    services.route_agent(agent_id=agent_id, now=timezone.now())
+
+
+@shared_task(name="routing.tasks.tick")
+def tick() -> None:
+    """The periodic scan (Celery beat in production, the in-process ticker in
+    embedded mode): everything due is found from the database."""
+    from connectors.services import retry_stale_events
+
+    now = timezone.now()
+    retry_stale_events(now=now)
+    services.expire_offers(now=now)
+    services.route_waiting(now=now)
