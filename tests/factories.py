@@ -98,3 +98,39 @@ def signed(channel: Channel, body: dict | bytes) -> tuple[bytes, dict]:
 def post_webhook(client, channel: Channel, body: dict | bytes, **extra):
     raw, headers = signed(channel, body)
     return client.post(f"/hooks/{channel.key}/", data=raw, content_type="application/json", **headers, **extra)
+
+
+def customer(name: str = "María", tier: str = "standard"):
+    from cases.models import Customer
+
+    return Customer.objects.create(display_name=name, tier=tier)
+
+
+def queued_case(
+    channel: Channel,
+    *,
+    queue: Queue | None = None,
+    skills: dict[str, int] | None = None,
+    priority: int = 3,
+    tier: str = "standard",
+    at=None,
+):
+    """A case waiting for an agent, as the connector layer leaves it."""
+    from cases.models import Case, CaseSkill, CaseStatus
+
+    now = at or timezone.now()
+    obj = Case.objects.create(
+        customer=customer(tier=tier),
+        channel=channel,
+        channel_kind=channel.kind,
+        thread_key=f"t-{next(_seq)}",
+        status=CaseStatus.QUEUED,
+        priority=priority,
+        queue=queue if queue is not None else channel.default_queue,
+        created_at=now,
+        queued_at=now,
+    )
+    for skill_name, level in (skills or {}).items():
+        code = skill_name.split("-", 1)[1] if skill_name.startswith("lang-") else ""
+        CaseSkill.objects.create(case=obj, skill=skill(skill_name, language_code=code), min_proficiency=level)
+    return obj

@@ -1,0 +1,237 @@
+"""The router against the database: eligibility, offers, answers, timeouts,
+and both directions (a case starts waiting; an agent gains room)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.services import set_status, touch_presence
+from cases.models import Case, CaseEvent, CaseStatus
+from cases.services import resolve_case
+from config.api import NotFound
+from routing import services
+from routing.models import Offer
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def now():
+    return timezone.now()
+
+
+@pytest.fixture
+def chan(db):
+    return factories.channel("web", default_queue=factories.queue("General"))
+
+
+def test_case_is_offered_to_an_eligible_agent(chan, now):
+    agent = factories.agent("ana")
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    assert isinstance(offer, Offer)
+    assert offer.agent == agent and offer.status == Offer.Status.PENDING
+    assert offer.expires_at == now + timedelta(seconds=60)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OFFERED and case.first_offered_at == now
+    assert case.events.filter(kind=CaseEvent.Kind.OFFERED, agent=agent).exists()
+
+
+def test_agent_whose_status_does_not_enable_the_channel_is_not_offered(chan, now):
+    factories.agent("ana", presence=factories.status("Email only", ["email"]))
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now) is None
+    case.refresh_from_db()
+    assert case.status == CaseStatus.QUEUED
+
+
+def test_agent_without_a_live_session_is_not_offered(chan, now):
+    factories.agent("ana", present=False)
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now) is None
+
+
+def test_agent_at_capacity_on_the_channel_is_not_offered(chan, now):
+    agent = factories.agent("ana", capacity={"api": 1})
+    first = factories.queued_case(chan)
+    second = factories.queued_case(chan)
+    assert services.route_case(case_id=first.pk, now=now).agent == agent
+    assert services.route_case(case_id=second.pk, now=now) is None  # the pending offer holds the unit
+
+
+def test_total_capacity_caps_all_channels(now):
+    queue = factories.queue("Any")
+    api = factories.channel("api", default_queue=queue)
+    mail = factories.channel("mail", kind="email", default_queue=queue)
+    factories.agent("ana", capacity={"api": 3, "email": 3}, total=1)
+    assert services.route_case(case_id=factories.queued_case(api).pk, now=now) is not None
+    assert services.route_case(case_id=factories.queued_case(mail).pk, now=now) is None
+
+
+def test_required_skill_and_proficiency_are_respected(chan, now):
+    factories.agent("low", skills={"lang-es": 2})
+    high = factories.agent("high", skills={"lang-es": 4})
+    case = factories.queued_case(chan, skills={"lang-es": 3})
+    assert services.route_case(case_id=case.pk, now=now).agent == high
+
+
+def test_only_members_of_the_queue_are_offered(now):
+    from agents.models import Team
+
+    team = Team.objects.create(name="Spanish team")
+    queue = factories.queue("Spanish", team=team)
+    chan = factories.channel("es", default_queue=queue)
+    factories.agent("outsider")
+    member = factories.agent("member", teams=[team])
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now).agent == member
+
+
+def test_direct_queue_member_is_offered(now):
+    queue = factories.queue("VIP desk")
+    chan = factories.channel("vip", default_queue=queue)
+    factories.agent("outsider")
+    member = factories.agent("member")
+    queue.agents.add(member)
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now).agent == member
+
+
+def test_accept_assigns_the_case(chan, now):
+    agent = factories.agent("ana")
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    assigned = services.accept_offer(offer_id=offer.pk, agent=agent, now=now + timedelta(seconds=5))
+    assert assigned.status == CaseStatus.ASSIGNED and assigned.assignee == agent
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.ACCEPTED
+
+
+def test_accepting_twice_or_someone_elses_offer_is_refused(chan, now):
+    agent = factories.agent("ana")
+    other = factories.agent("ben", present=False)
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    with pytest.raises(NotFound):
+        services.accept_offer(offer_id=offer.pk, agent=other, now=now)
+    services.accept_offer(offer_id=offer.pk, agent=agent, now=now)
+    with pytest.raises(services.OfferUnavailable):
+        services.accept_offer(offer_id=offer.pk, agent=agent, now=now)
+    case.refresh_from_db()
+    assert case.assignee == agent
+
+
+def test_declined_offer_is_not_offered_again_to_same_agent(chan, now, django_capture_on_commit_callbacks):
+    ana = factories.agent("ana")
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline_offer(offer_id=offer.pk, agent=ana, reason="Busy", now=now)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.QUEUED  # nobody else: it waits
+    assert services.route_case(case_id=case.pk, now=now) is None
+    ben = factories.agent("ben")
+    assert services.route_case(case_id=case.pk, now=now).agent == ben
+
+
+def test_offer_times_out_and_is_rerouted_without_that_agent(chan, now, django_capture_on_commit_callbacks):
+    ana = factories.agent("ana")
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    ben = factories.agent("ben")
+    assert services.expire_offers(now=now + timedelta(seconds=59)) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.expire_offers(now=now + timedelta(seconds=61)) == 1
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.TIMED_OUT
+    new = Offer.objects.get(case=case, status=Offer.Status.PENDING)
+    assert new.agent == ben and new.agent != ana
+    # each offer times out once: another scan does not touch the first offer again
+    services.expire_offers(now=now + timedelta(seconds=62))
+    assert case.events.filter(kind=CaseEvent.Kind.OFFER_TIMED_OUT, data__offer_id=offer.pk).count() == 1
+
+
+def test_accepting_an_expired_offer_fails_and_times_it_out(chan, now):
+    ana = factories.agent("ana")
+    case = factories.queued_case(chan)
+    offer = services.route_case(case_id=case.pk, now=now)
+    with pytest.raises(services.OfferUnavailable):
+        services.accept_offer(offer_id=offer.pk, agent=ana, now=now + timedelta(seconds=61))
+    offer.refresh_from_db()
+    # the refusal rolled back with the transaction; the scan times it out
+    assert offer.status == Offer.Status.PENDING
+    assert services.expire_offers(now=now + timedelta(seconds=61)) == 1
+
+
+def test_auto_accept_queue_assigns_at_once(now):
+    queue = factories.queue("Email", auto_accept=True)
+    chan = factories.channel("mail", kind="email", default_queue=queue)
+    agent = factories.agent("ana")
+    case = factories.queued_case(chan)
+    result = services.route_case(case_id=case.pk, now=now)
+    assert isinstance(result, Case) and result.assignee == agent and result.status == CaseStatus.ASSIGNED
+    assert not Offer.objects.filter(case=case).exists()
+
+
+def test_agent_coming_online_pulls_waiting_work(chan, now, django_capture_on_commit_callbacks):
+    agent = factories.agent("ana", present=False)
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert touch_presence(agent_id=agent.pk, now=timezone.now()) is True
+    assert Offer.objects.get(case=case).agent == agent
+
+
+def test_status_change_to_a_routable_status_pulls_work(chan, now, django_capture_on_commit_callbacks):
+    offline = factories.status("Offline", [])
+    agent = factories.agent("ana", presence=offline)
+    case = factories.queued_case(chan)
+    assert services.route_case(case_id=case.pk, now=now) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        set_status(agent_id=agent.pk, status_id=factories.status().pk, now=timezone.now())
+    assert Offer.objects.get(case=case).agent == agent
+
+
+def test_resolving_frees_capacity_and_the_agent_pulls_the_next_case(chan, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    agent = factories.agent("ana", capacity={"api": 1})
+    first = factories.queued_case(chan)
+    second = factories.queued_case(chan)
+    offer = services.route_case(case_id=first.pk, now=now)
+    services.accept_offer(offer_id=offer.pk, agent=agent, now=now)
+    assert services.route_case(case_id=second.pk, now=now) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        resolve_case(case_id=first.pk, agent=agent, now=timezone.now())
+    assert Offer.objects.get(case=second).agent == agent
+
+
+def test_periodic_scan_offers_cases_whose_routing_task_was_lost(chan, now):
+    factories.agent("ana", capacity={"api": 2})
+    older = factories.queued_case(chan, at=now - timedelta(minutes=5))
+    urgent = factories.queued_case(chan, priority=1, at=now)
+    low = factories.queued_case(chan, priority=4, at=now - timedelta(minutes=10))
+    assert services.route_waiting(now=now) == 2
+    offered = set(Offer.objects.values_list("case_id", flat=True))
+    assert offered == {urgent.pk, older.pk}  # most urgent first; the low one waits
+    low.refresh_from_db()
+    assert low.status == CaseStatus.QUEUED
+
+
+def test_database_refuses_a_second_pending_offer_for_a_case(chan, now):
+    ana = factories.agent("ana")
+    ben = factories.agent("ben")
+    case = factories.queued_case(chan)
+    Offer.objects.create(case=case, agent=ana, channel_kind="api", created_at=now, expires_at=now)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Offer.objects.create(case=case, agent=ben, channel_kind="api", created_at=now, expires_at=now)
+
+
+def test_database_refuses_an_assigned_case_without_assignee(chan, now):
+    case = factories.queued_case(chan)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(status=CaseStatus.ASSIGNED)
