@@ -1,0 +1,17 @@
+"""Roles are Django groups: agent, supervisor, admin."""
+
+from django.db import migrations
+
+ROLES = ["agent", "supervisor", "admin"]
+
+
+def create_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("agents", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
