@@ -160,15 +160,10 @@ def route_case(*, case_id: int, now: datetime, max_attempts: int = 5) -> Offer |
             decision = choose_agent(demand, (s for s in states if s.agent_id not in tried), selection)
             if decision is None:
                 return None
-            # Lock the chosen agent, then re-read its load: another router may
-            # have offered it work since we looked.
-            agent = Agent.objects.select_for_update(of=("self",)).select_related("status").get(pk=decision.agent_id)
-            fresh = selectors.routable_agents(now, agent_ids=[agent.pk])
-            if fresh:
-                state = selectors.agent_state(fresh[0], selectors.agent_loads([agent.pk])[agent.pk], members, now)
-                if exclusion_reason(demand, state) is None:
-                    break
-            tried.add(agent.pk)
+            agent = _lock_if_still_eligible(decision.agent_id, demand=demand, members=members, now=now)
+            if agent is not None:
+                break
+            tried.add(decision.agent_id)
         else:
             return None
 
@@ -198,6 +193,28 @@ def route_case(*, case_id: int, now: datetime, max_attempts: int = 5) -> Offer |
         publish_on_commit(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=agent.pk))
         publish_on_commit(_status_event(case))
         return offer
+
+
+class _NoLongerEligible(Exception):
+    pass
+
+
+def _lock_if_still_eligible(agent_id: int, *, demand, members, now: datetime) -> Agent | None:
+    """Lock the chosen agent, then re-read its load: another router may have
+    offered it work since we looked. An agent that no longer fits is let go
+    at once (its lock lives in a savepoint that is rolled back), so a router
+    never holds two agents and two routers never wait on each other."""
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.select_for_update(of=("self",)).select_related("status").get(pk=agent_id)
+            fresh = selectors.routable_agents(now, agent_ids=[agent.pk])
+            if fresh:
+                state = selectors.agent_state(fresh[0], selectors.agent_loads([agent.pk])[agent.pk], members, now)
+                if exclusion_reason(demand, state) is None:
+                    return agent
+            raise _NoLongerEligible
+    except _NoLongerEligible:
+        return None
 
 
 def route_waiting(*, now: datetime, limit: int = 200) -> int:
@@ -240,19 +257,25 @@ def _lock_offer(*, offer_id: int, agent: Agent) -> tuple[Case, Offer]:
 
 
 def accept_offer(*, offer_id: int, agent: Agent, now: datetime) -> Case:
+    """Assign the offered case. An offer past its due time is timed out (and
+    the case re-routed) before the refusal, rather than left for the scan."""
     with transaction.atomic():
         case, offer = _lock_offer(offer_id=offer_id, agent=agent)
         if offer.status != Offer.Status.PENDING:
             raise OfferUnavailable(f"offer {offer_id} is {offer.status}")
-        if offer.expires_at <= now:
-            _close_offer(case=case, offer=offer, status=Offer.Status.TIMED_OUT, now=now)
-            raise OfferUnavailable(f"offer {offer_id} timed out")
-        offer.status = Offer.Status.ACCEPTED
-        offer.responded_at = now
-        offer.save(update_fields=["status", "responded_at"])
-        record(case=case, kind=CaseEvent.Kind.OFFER_ACCEPTED, now=now, agent=agent, offer_id=offer.pk)
-        publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=agent.pk, status=offer.status))
-        return _assign(case=case, agent=agent, now=now, via=f"offer {offer.pk}")
+        if offer.expires_at > now:
+            return _accept(case=case, offer=offer, agent=agent, now=now)
+        _close_offer(case=case, offer=offer, status=Offer.Status.TIMED_OUT, now=now)
+    raise OfferUnavailable(f"offer {offer_id} timed out")
+
+
+def _accept(*, case: Case, offer: Offer, agent: Agent, now: datetime) -> Case:
+    offer.status = Offer.Status.ACCEPTED
+    offer.responded_at = now
+    offer.save(update_fields=["status", "responded_at"])
+    record(case=case, kind=CaseEvent.Kind.OFFER_ACCEPTED, now=now, agent=agent, offer_id=offer.pk)
+    publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=agent.pk, status=offer.status))
+    return _assign(case=case, agent=agent, now=now, via=f"offer {offer.pk}")
 
 
 def decline_offer(*, offer_id: int, agent: Agent, reason: str, now: datetime) -> Offer:

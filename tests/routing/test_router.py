@@ -163,9 +163,10 @@ def test_accepting_an_expired_offer_fails_and_times_it_out(chan, now):
     with pytest.raises(services.OfferUnavailable):
         services.accept_offer(offer_id=offer.pk, agent=ana, now=now + timedelta(seconds=61))
     offer.refresh_from_db()
-    # the refusal rolled back with the transaction; the scan times it out
-    assert offer.status == Offer.Status.PENDING
-    assert services.expire_offers(now=now + timedelta(seconds=61)) == 1
+    assert offer.status == Offer.Status.TIMED_OUT  # timed out at once, not left for the scan
+    case.refresh_from_db()
+    assert case.status == CaseStatus.QUEUED and case.assignee is None
+    assert services.expire_offers(now=now + timedelta(seconds=61)) == 0
 
 
 def test_auto_accept_queue_assigns_at_once(now):
