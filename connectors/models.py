@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from connectors.kinds import ChannelKind
+from connectors.providers import provider_choices
 
 
 def new_channel_secret() -> str:
@@ -25,7 +26,9 @@ class Channel(models.Model):
     key = models.SlugField(max_length=64, unique=True, help_text="Used in the webhook URL: /hooks/<key>/")
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
-    provider = models.CharField(max_length=32, help_text="The provider module that speaks this channel's format.")
+    provider = models.CharField(
+        max_length=32, choices=provider_choices, help_text="The provider module that speaks this channel's format."
+    )
     secret = models.CharField(max_length=200, default=new_channel_secret, help_text="Signs and verifies webhooks.")
     config = models.JSONField(default=dict, blank=True)
     default_queue = models.ForeignKey(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.html import strip_tags
 
 from cases import services as case_services
 from cases.models import CaseStatus, Message
@@ -99,9 +100,10 @@ def process_event(*, event_id: int, now: datetime) -> InboundEvent | None:
                 normalized = provider_for(event.channel.provider).normalize(channel=event.channel, event=event)
                 status, message = InboundEvent.Status.IGNORED, None
                 for item in normalized:
-                    applied = _apply(channel=event.channel, normalized=item, now=now)
-                    if applied is not None:
-                        status, message = InboundEvent.Status.PROCESSED, message or applied
+                    applied, stored = _apply(channel=event.channel, normalized=item, now=now)
+                    if applied:
+                        status = InboundEvent.Status.PROCESSED
+                    message = message or stored
         except Exception as exc:
             log.warning("inbound event %s failed: %s", event.pk, exc)
             event.status = InboundEvent.Status.FAILED
@@ -118,25 +120,27 @@ def process_event(*, event_id: int, now: datetime) -> InboundEvent | None:
         return event
 
 
-def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) -> Message | None:
+def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) -> tuple[bool, Message | None]:
+    """Apply one normalized item: (whether it changed anything, the message it stored)."""
     if normalized.kind is MessageKind.MESSAGE:
         if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
-            return None  # the same message inside another delivery: stored once
+            return False, None  # the same message inside another delivery: stored once
         received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
         if received.case.status == CaseStatus.NEW:
-            routing_services.classify_case(case=received.case, text=normalized.text, now=now)
+            text = normalized.text or strip_tags(received.message.html)
+            routing_services.classify_case(case=received.case, text=text, now=now)
             routing_services.queue_case(case=received.case, now=now)
-        return received.message
+        return True, received.message
     if normalized.kind is MessageKind.DELIVERY_STATUS:
-        update_delivery(
+        changed = update_delivery(
             channel=channel,
             provider_message_id=normalized.external_id,
             status=normalized.delivery_status,
             error=normalized.delivery_error,
         )
-        return None
+        return changed > 0, None
     if normalized.kind is MessageKind.IGNORE:
-        return None
+        return False, None
     raise NotImplementedError(f"{normalized.kind.value} events are not handled yet")
 
 

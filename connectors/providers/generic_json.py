@@ -32,9 +32,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from cases.identities import IdentityKind
+from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
 from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import (
     PayloadInvalid,
@@ -90,6 +91,8 @@ class GenericJsonProvider:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise PayloadInvalid(f"body is not JSON: {exc}") from None
+        except RecursionError:
+            raise PayloadInvalid("body is not JSON this service accepts: nested too deeply") from None
         if not isinstance(payload, dict):
             raise PayloadInvalid("body must be a JSON object")
         _string(payload, "id", required=True)
@@ -104,7 +107,8 @@ class GenericJsonProvider:
             self._attachments(payload)
         elif kind == "delivery_status":
             _string(payload, "message_id", required=True)
-            if payload.get("status") not in DELIVERY_STATUSES:
+            status = payload.get("status")
+            if not isinstance(status, str) or status not in DELIVERY_STATUSES:
                 raise PayloadInvalid(f"field 'status' must be one of {', '.join(sorted(DELIVERY_STATUSES))}")
         else:
             raise PayloadInvalid("field 'type' must be 'message' or 'delivery_status'")
@@ -151,13 +155,20 @@ class GenericJsonProvider:
         if kind not in IdentityKind.values:
             raise PayloadInvalid(f"field 'from.kind' must be one of {', '.join(IdentityKind.values)}")
         address = _string(sender, "address", required=True)
+        try:
+            normalize_identity(kind, address, default_region=settings.SWITCHBOARD.get("DEFAULT_PHONE_REGION"))
+        except InvalidIdentity as exc:
+            raise PayloadInvalid(f"field 'from.address': {exc}") from None
         return Sender(identity_kind=kind, address=address, display_name=_string(sender, "name", limit=200))
 
     def _sent_at(self, payload: dict) -> datetime | None:
         raw = payload.get("sent_at")
         if raw in (None, ""):
             return None
-        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        try:
+            parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        except ValueError:  # well formed but impossible, e.g. 30 February
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise PayloadInvalid("field 'sent_at' must be an ISO 8601 date-time with a time zone")
         return parsed
@@ -169,7 +180,7 @@ class GenericJsonProvider:
         out = []
         for item in raw[:50]:
             size = item.get("size")
-            if size is not None and (not isinstance(size, int) or size < 0):
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
                 raise PayloadInvalid("field 'attachments[].size' must be a whole number of bytes")
             out.append(
                 Attachment(
