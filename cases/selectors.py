@@ -22,18 +22,21 @@ def role_of(user) -> str | None:
 
 def visible_cases(user) -> QuerySet[Case]:
     """Agents see the cases assigned to them and those waiting in their
-    queues; supervisors those of their teams' queues and agents; admins all."""
+    queues; supervisors those of their teams' queues and agents, and any
+    assigned to themselves; admins all."""
     role = role_of(user)
     qs = Case.objects.select_related("customer", "queue", "assignee")
     if role == Role.ADMIN:
         return qs
     if role == Role.SUPERVISOR:
         teams = user.supervised_teams.all()
-        return qs.filter(Q(queue__team__in=teams) | Q(assignee__teams__in=teams)).distinct()
+        return qs.filter(Q(queue__team__in=teams) | Q(assignee__teams__in=teams) | Q(assignee__user=user)).distinct()
     agent = Agent.objects.filter(user=user).first()
     if agent is None:
         return qs.none()
+    open_queue = Q(queue__isnull=True) | (Q(queue__team__isnull=True) & Q(queue__agents__isnull=True))
     waiting = Q(status__in=[CaseStatus.QUEUED, CaseStatus.OFFERED]) & (
-        Q(queue__agents=agent) | Q(queue__team__agents=agent)
+        Q(queue__agents=agent) | Q(queue__team__agents=agent) | open_queue
     )
-    return qs.filter(Q(assignee=agent) | waiting).distinct()
+    offered = Q(status=CaseStatus.OFFERED, offers__agent=agent, offers__status="pending")
+    return qs.filter(Q(assignee=agent) | waiting | offered).distinct()

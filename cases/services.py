@@ -6,6 +6,7 @@ Events leave on commit (``config.events.publish_on_commit``).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -92,7 +93,7 @@ def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) ->
         display_name=normalized.sender.display_name,
         language=normalized.language,
     )
-    thread_key = normalized.thread_key or f"{identity.kind}:{identity.address}"
+    thread_key = normalized.thread_key or _sender_thread_key(identity)
     case, created, reopened = _case_for_thread(
         channel=channel, customer=customer, thread_key=thread_key, normalized=normalized, now=now
     )
@@ -120,6 +121,15 @@ def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) ->
         MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=case.assignee_id)
     )
     return Received(message=message, case=case, created_case=created, reopened=reopened)
+
+
+def _sender_thread_key(identity: Identity) -> str:
+    """One thread per sender when the provider names none, kept within the
+    column's 255 characters (a long platform id is hashed)."""
+    key = f"{identity.kind}:{identity.address}"
+    if len(key) <= 255:
+        return key
+    return f"{identity.kind}:sha256:{hashlib.sha256(identity.address.encode()).hexdigest()}"
 
 
 def _case_for_thread(*, channel, customer: Customer, thread_key: str, normalized: NormalizedMessage, now: datetime):
