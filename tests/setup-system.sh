@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the suite needs, from Debian's packages: Chromium for the
-# browser tests (Playwright drives it; no browser is downloaded).
+# browser tests (Playwright drives /usr/bin/chromium; no browser is downloaded).
 set -euo pipefail
-if ! command -v chromium >/dev/null 2>&1; then
+CHROMIUM=/usr/bin/chromium
+if [ ! -x "$CHROMIUM" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian's chromium for the browser tests…"
     apt-get update -qq
@@ -11,4 +12,9 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "Chromium is missing: install Debian's 'chromium' package (apt-get install chromium)." >&2
     exit 1
   fi
+fi
+# Fail here, with a clear message, rather than in every browser test.
+if ! "$CHROMIUM" --version 2>/dev/null | grep -q '^Chromium '; then
+  echo "$CHROMIUM does not run: reinstall Debian's 'chromium' package." >&2
+  exit 1
 fi

@@ -46,7 +46,9 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/agent/`);
     setConnection("connecting");
-    socket.addEventListener("open", () => { reconnectDelay = 1000; setConnection("live"); });
+    // "live" once the snapshot is in: from then on the page shows the agent's
+    // current offers and cases and follows every change.
+    socket.addEventListener("open", () => { reconnectDelay = 1000; });
     socket.addEventListener("close", (event) => {
       setConnection("offline");
       if (event.code === 4401) { location.href = "/accounts/login/?next=/agent/"; return; }
@@ -84,6 +86,7 @@
   }
 
   function applySnapshot(snap) {
+    setConnection("live");
     state.agent = snap.agent;
     state.statuses = snap.statuses;
     state.offers = new Map(snap.offers.map((o) => [o.id, o]));
@@ -92,13 +95,36 @@
     if (state.openCaseId && state.cases.has(state.openCaseId)) openCase(state.openCaseId);
   }
 
+  function statusLabel(s) {
+    const kinds = s.channel_kinds;
+    if (!kinds.length) return `${s.name} (no channels)`;
+    return kinds.length <= 3 ? `${s.name} (${kinds.join(", ")})` : `${s.name} (${kinds.length} channels)`;
+  }
+
   function renderAgent() {
     const select = $("status");
-    select.replaceChildren(...state.statuses.map((s) => el("option", { value: s.id },
-      s.channel_kinds.length ? `${s.name} (${s.channel_kinds.join(", ")})` : s.name)));
+    select.replaceChildren(...state.statuses.map((s) => el("option", { value: s.id, title: s.channel_kinds.join(", ") },
+      statusLabel(s))));
     if (state.agent.status_id) select.value = String(state.agent.status_id);
-    const parts = Object.entries(state.agent.capacities).map(([kind, cap]) => `${kind} ${state.agent.load[kind] || 0}/${cap}`);
-    $("load").textContent = parts.join(" · ");
+    const current = state.statuses.find((s) => s.id === state.agent.status_id);
+    select.title = current ? `Takes: ${current.channel_kinds.join(", ") || "nothing"}` : "";
+    renderLoad();
+  }
+
+  // Load as the router counts it: cases held (assigned or waiting) plus offers
+  // pending, per channel kind. Derived from what this page shows, so it stays
+  // current as offers and cases come and go between agent.updated events.
+  function renderLoad() {
+    if (!state.agent) return;
+    const load = {};
+    for (const item of [...state.cases.values(), ...state.offers.values()]) {
+      load[item.channel_kind] = (load[item.channel_kind] || 0) + 1;
+    }
+    const parts = Object.entries(state.agent.capacities).map(([kind, cap]) => {
+      const used = load[kind] || 0;
+      return el("span", used >= cap ? { class: "full" } : {}, `${kind} ${used}/${cap}`);
+    });
+    $("load").replaceChildren(...parts.flatMap((node, i) => (i ? [" · ", node] : [node])));
   }
 
   function addOffer(offer) { state.offers.set(offer.id, offer); renderOffers(); }
@@ -115,13 +141,16 @@
 
   function renderOffers() {
     const list = $("offers");
+    renderLoad();
     if (!state.offers.size) { list.replaceChildren(el("li", { class: "empty" }, "No offers right now.")); return; }
     list.replaceChildren(...[...state.offers.values()].map((offer) => el("li", { class: "offer", "data-offer-id": offer.id },
       el("div", { class: "offer-head" },
         el("span", { class: `kind kind-${offer.channel_kind}` }, offer.channel_kind),
-        el("strong", {}, offer.customer), offer.vip ? el("span", { class: "vip" }, "VIP") : null,
+        el("strong", { title: offer.customer }, offer.customer), offer.vip ? el("span", { class: "vip" }, "VIP") : null,
         el("span", { class: "countdown", "data-expires": offer.expires_at }, `${secondsLeft(offer)} s`)),
-      el("p", { class: "preview" }, offer.preview || offer.subject),
+      offer.preview || offer.subject
+        ? el("p", { class: "preview" }, offer.preview || offer.subject)
+        : el("p", { class: "preview none" }, "No text preview (formatted message)."),
       el("p", { class: "meta" }, offer.queue ? `Queue: ${offer.queue}` : "No queue"),
       el("div", { class: "actions" },
         el("button", { class: "primary accept", onclick: () => accept(offer.id) }, "Accept"),
@@ -157,22 +186,30 @@
 
   function renderCases() {
     const list = $("cases");
+    renderLoad();
     if (!state.cases.size) { list.replaceChildren(el("li", { class: "empty" }, "No open cases.")); return; }
     list.replaceChildren(...[...state.cases.values()].map((c) => el("li", {
       class: `case-item${state.openCaseId === c.id ? " open" : ""}`, "data-case-id": c.id, tabindex: 0,
       onclick: () => openCase(c.id), onkeydown: (e) => { if (e.key === "Enter") openCase(c.id); },
-    }, el("span", { class: `kind kind-${c.channel_kind}` }, c.channel_kind), el("strong", {}, c.customer),
+    }, el("span", { class: `kind kind-${c.channel_kind}` }, c.channel_kind), el("strong", { title: c.customer }, c.customer),
       el("span", { class: "subject" }, c.subject || `Case ${c.id}`))));
   }
 
   async function openCase(caseId) {
     state.openCaseId = caseId;
     renderCases();
-    try { const ack = await send("case.open", { case_id: caseId }); renderCase(ack.case); } catch (e) { /* toast */ }
+    const pane = $("case");
+    pane.setAttribute("aria-busy", "true");
+    try {
+      const ack = await send("case.open", { case_id: caseId });
+      if (state.openCaseId === caseId) renderCase(ack.case);
+    } catch (e) { /* toast shown */ } finally {
+      if (state.openCaseId === caseId) pane.removeAttribute("aria-busy");
+    }
   }
 
   function messageNode(m) {
-    const body = el("div", { class: "body" });
+    const body = el("div", { class: m.text ? "body" : "body html" });
     if (m.text) body.textContent = m.text; else body.innerHTML = m.html; // html is sanitized server-side
     return el("li", { class: `message ${m.direction}`, "data-message-id": m.id },
       el("div", { class: "meta" }, m.direction === "in" ? "Customer" : (m.author || "Agent"), " · ",
@@ -181,7 +218,12 @@
 
   function renderCase(c) {
     state.cases.set(c.id, Object.assign(state.cases.get(c.id) || {}, c));
-    const text = el("textarea", { id: "reply-text", rows: 3, placeholder: `Reply on ${c.channel_kind}…`, "aria-label": "Reply" });
+    // Re-rendering the open case (a reconnect, a case update) keeps the draft.
+    const previous = $("reply-text");
+    const draft = previous && previous.dataset.caseId === String(c.id) ? previous.value : "";
+    const text = el("textarea", { id: "reply-text", rows: 3, placeholder: `Reply on ${c.channel_kind}…`, "aria-label": "Reply",
+      "data-case-id": c.id });
+    text.value = draft;
     const form = el("form", { class: "composer", onsubmit: async (e) => {
       e.preventDefault();
       if (!text.value.trim()) return;
@@ -197,12 +239,22 @@
       el("header", { class: "case-head" }, el("h2", {}, c.subject || `Case ${c.id}`),
         el("p", { class: "meta" }, `${c.customer} · ${c.channel_kind} · ${c.queue || "no queue"} · ${c.status}`)),
       el("ol", { id: "messages", class: "messages" }, ...(c.messages || []).map(messageNode)), form);
+    scrollToLatest($("messages"));
   }
+
+  function scrollToLatest(list) { list.scrollTop = list.scrollHeight; }
+
+  // Near the bottom (reading the latest), a new message scrolls into view;
+  // scrolled up (reading history), the view stays where it is.
+  function isAtLatest(list) { return list.scrollHeight - list.scrollTop - list.clientHeight < 40; }
 
   function addMessage(caseId, message) {
     if (state.openCaseId !== caseId) return;
     const list = $("messages");
-    if (list && !list.querySelector(`[data-message-id="${message.id}"]`)) list.append(messageNode(message));
+    if (!list || list.querySelector(`[data-message-id="${message.id}"]`)) return;
+    const follow = isAtLatest(list) || message.direction === "out";
+    list.append(messageNode(message));
+    if (follow) scrollToLatest(list);
   }
 
   $("status").addEventListener("change", async (e) => {

@@ -1,0 +1,211 @@
+"""The agent workspace in a real browser: Chromium logs in through the login
+form, opens /agent/, and works cases that arrive by signed webhook while the
+page is open, over the live websocket of the real ASGI application."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cases.models import Case, CaseStatus, Message
+from connectors.models import Channel
+from connectors.providers.generic_json import SIGNATURE_HEADER, sign
+from routing.models import Offer
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "pw-for-tests"  # what tests.factories gives every user
+
+
+def log_in(page: Page, username: str, *, next_url: str = "/agent/") -> None:
+    page.goto(f"/accounts/login/?next={next_url}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def open_workspace(page: Page, username: str) -> None:
+    log_in(page, username)
+    expect(page).to_have_url(re.compile(r"/agent/$"))
+    # "live" once the socket's snapshot is shown: the server is done with the
+    # connect (presence, snapshot) before the test sends anything.
+    expect(page.locator("#connection")).to_have_text("live")
+
+
+def accept_first_offer(page: Page) -> None:
+    page.locator("#offers .offer").first.get_by_role("button", name="Accept").click()
+    expect(page.locator("#case .case-head")).to_be_visible()
+    # The accept's answer opens the case and marks the pane busy until the
+    # server has answered case.open; the head shows only after that answer.
+    expect(page.locator("#case")).not_to_have_attribute("aria-busy", "true")
+
+
+def post_webhook(server, channel: Channel, body: dict) -> None:
+    """What a provider does: a signed JSON body to /hooks/<key>/ on the live server."""
+    raw = json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 (http to our own loopback server)
+        f"{server.url}/hooks/{channel.key}/",
+        data=raw,
+        method="POST",
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(channel.secret, raw)},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert response.status == 202, response.read()
+
+
+def web_channel_and_agent(username: str = "ana"):
+    channel = factories.channel("web", default_queue=factories.queue("General"))
+    return channel, factories.agent(username)
+
+
+def test_agent_accepts_an_offer_replies_and_resolves_the_case(page: Page, asgi_server, db_thread, screenshots):
+    channel, agent = db_thread(web_channel_and_agent)
+
+    open_workspace(page, "ana")
+    expect(page.locator("#offers")).to_contain_text("No offers right now.")
+
+    post_webhook(asgi_server, channel, factories.payload(id="m-1", text="Hello, my order #77 has not arrived."))
+    offer = page.locator("#offers .offer")
+    expect(offer).to_have_count(1)
+    expect(offer.locator(".offer-head strong")).to_have_text("María")
+    expect(offer.locator(".preview")).to_have_text("Hello, my order #77 has not arrived.")
+    expect(offer.locator(".countdown")).to_have_text(re.compile(r"^[1-9]\d* s$"))
+
+    accept_first_offer(page)
+    expect(page.locator("#offers .offer")).to_have_count(0)
+    case_pane = page.locator("#case")
+    expect(case_pane.locator(".case-head")).to_contain_text("María")
+    inbound = case_pane.locator(".message.in")
+    expect(inbound).to_have_count(1)
+    expect(inbound.locator(".body")).to_have_text("Hello, my order #77 has not arrived.")
+    expect(page.locator("#cases .case-item")).to_have_count(1)
+
+    # A second customer writes while the first case is open: both show at once.
+    post_webhook(
+        asgi_server,
+        channel,
+        factories.payload(
+            id="m-2",
+            **{"from": {"kind": "email", "address": "li@example.com", "name": "Li Wei"}},
+            text="Can I change the delivery address for my order? I moved last week and the old flat is empty now.",
+        ),
+    )
+    expect(page.locator("#offers .offer")).to_have_count(1)
+    expect(page.locator("#offers .offer strong")).to_have_text("Li Wei")
+    # Load counts the held case and the pending offer, as the router does.
+    expect(page.locator("#load")).to_contain_text("api 2/2")
+
+    reply = "Sorry about that, María! I'm checking with the courier now."
+    page.get_by_label("Reply").fill(reply)
+    page.get_by_role("button", name="Send").click()
+    outbound = case_pane.locator(".message.out")
+    expect(outbound).to_have_count(1)
+    expect(outbound.locator(".body")).to_have_text(reply)
+    expect(outbound.locator(".meta")).to_contain_text("Ana")
+    expect(page.get_by_label("Reply")).to_have_value("")
+    # The workspace fits the window: its columns scroll, the page does not.
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    page.screenshot(path=screenshots / "agent-workspace.png")
+
+    case_id = int(page.locator("#cases .case-item.open").get_attribute("data-case-id"))
+    page.get_by_role("button", name="Resolve").click()
+    expect(case_pane).to_contain_text(f"Case {case_id} resolved.")
+    expect(page.locator("#cases .case-item")).to_have_count(0)
+
+    def check():
+        case = Case.objects.get(pk=case_id)
+        assert case.status == CaseStatus.RESOLVED
+        assert case.assignee_id == agent.pk
+        sent = case.messages.get(direction=Message.Direction.OUTBOUND)
+        assert sent.text == reply
+        assert sent.author_agent_id == agent.pk
+        assert Offer.objects.get(case=case).status == Offer.Status.ACCEPTED
+
+    db_thread(check)
+
+
+def test_declining_with_a_reason_removes_the_offer(page: Page, asgi_server, db_thread):
+    channel, _ = db_thread(web_channel_and_agent)
+
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-1"))
+    offer = page.locator("#offers .offer")
+    expect(offer).to_have_count(1)
+
+    dialogs = []
+
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        dialog.accept("Wrong language")
+
+    page.once("dialog", answer)
+    offer.get_by_role("button", name="Decline").click()
+    expect(page.locator("#offers .offer")).to_have_count(0)
+    expect(page.locator("#offers")).to_contain_text("No offers right now.")
+    assert dialogs == ["Why decline? (optional)"]
+
+    declined = db_thread(Offer.objects.get)
+    assert declined.status == Offer.Status.DECLINED
+    assert declined.decline_reason == "Wrong language"
+
+
+def test_customer_html_is_sanitized_before_the_browser_renders_it(page: Page, asgi_server, db_thread):
+    channel, _ = db_thread(web_channel_and_agent)
+    html = '<p>Hi</p><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-1", text="", html=html))
+    accept_first_offer(page)
+
+    body = page.locator("#case .message.in .body")
+    expect(body).to_have_text("Hi")
+    expect(body.locator("p")).to_have_text("Hi")
+    expect(body.locator("script")).to_have_count(0)
+    expect(body.locator("img[onerror]")).to_have_count(0)
+    # Had an onerror handler survived, it would have run by the time the
+    # broken image finished loading.
+    page.wait_for_function("() => [...document.querySelectorAll('#case img')].every((img) => img.complete)")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_customer_text_is_shown_as_text_never_as_markup(page: Page, asgi_server, db_thread):
+    channel, _ = db_thread(web_channel_and_agent)
+    text = '<img src=x onerror="window.__pwned=1"> is what I typed'
+
+    open_workspace(page, "ana")
+    post_webhook(
+        asgi_server,
+        channel,
+        factories.payload(
+            id="m-1", text=text, **{"from": {"kind": "email", "address": "eve@example.com", "name": "<b>Eve</b>"}}
+        ),
+    )
+    offer = page.locator("#offers .offer")
+    expect(offer.locator(".offer-head strong")).to_have_text("<b>Eve</b>")
+    expect(offer.locator(".preview")).to_have_text(text)
+    accept_first_offer(page)
+    expect(page.locator("#case .message.in .body")).to_have_text(text)
+    expect(page.locator("#case .case-head")).to_contain_text("<b>Eve</b>")
+    expect(page.locator("#offers img, #case img, #cases img, #offers b, #case b")).to_have_count(0)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_a_login_without_an_agent_profile_gets_the_not_an_agent_page(page: Page, asgi_server, db_thread):
+    db_thread(factories.user, "pat")
+
+    log_in(page, "pat")
+    expect(page).to_have_url(re.compile(r"/agent/$"))
+    expect(page.get_by_role("heading", name="Not an agent")).to_be_visible()
+    expect(page.locator("#connection")).to_have_count(0)
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(page: Page, asgi_server):
+    response = page.goto("/agent/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/agent/$"))
+    assert response is not None and response.ok
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
