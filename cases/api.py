@@ -10,9 +10,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from agents.models import Agent
+from agents.models import Agent, Role
 from cases import selectors, services
 from cases.models import Case, Message
+from config.api import NotFound
+from routing import selectors as routing_selectors
+from routing import services as routing_services
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -70,6 +73,26 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(max_length=100_000)
 
 
+class AssignSerializer(serializers.Serializer):
+    agent = serializers.IntegerField(min_value=1, help_text="The agent's id.")
+    force = serializers.BooleanField(default=False, help_text="Override status, skills and capacity (recorded).")
+
+
+class TransferSerializer(serializers.Serializer):
+    queue = serializers.IntegerField(min_value=1, help_text="The queue's id.")
+
+
+class PositionSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    position = serializers.IntegerField(allow_null=True)
+    estimated_wait_seconds = serializers.IntegerField(allow_null=True)
+
+
+def _supervising(request) -> None:
+    if selectors.role_of(request.user) not in (Role.SUPERVISOR, Role.ADMIN):
+        raise PermissionDenied("only supervisors and admins assign and transfer cases")
+
+
 class NewestFirst(CursorPagination):
     ordering = "-created_at"
     page_size = 50
@@ -113,4 +136,51 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     def resolve(self, request, pk=None):
         case = self.get_object()
         case = services.resolve_case(case_id=case.pk, agent=_agent(request), now=timezone.now())
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=None, responses=CaseSerializer)
+    @action(detail=True, methods=["post"], url_path="end-wrap-up")
+    def end_wrap_up(self, request, pk=None):
+        case = self.get_object()
+        case = routing_services.end_wrap_up(case_id=case.pk, agent=_agent(request), now=timezone.now())
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=None, responses=PositionSerializer)
+    @action(detail=True, methods=["get"])
+    def position(self, request, pk=None):
+        """Where a waiting case stands in its queue and an estimated wait."""
+        case = self.get_object()
+        return Response(routing_selectors.queue_position(case, timezone.now()))
+
+    @extend_schema(request=AssignSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Supervisors: give the case to an agent (reassign if someone holds it)."""
+        _supervising(request)
+        case = self.get_object()
+        body = AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent_id = body.validated_data["agent"]
+        if not selectors.agent_visible_to(request.user, agent_id):
+            raise NotFound(f"no agent {agent_id}")
+        case = routing_services.assign_case(
+            case_id=case.pk,
+            agent_id=agent_id,
+            force=body.validated_data["force"],
+            actor=request.user,
+            now=timezone.now(),
+        )
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=TransferSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        """Supervisors: move the case to another queue, where it is routed again."""
+        _supervising(request)
+        case = self.get_object()
+        body = TransferSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = routing_services.transfer_to_queue(
+            case_id=case.pk, queue_id=body.validated_data["queue"], actor=request.user, now=timezone.now()
+        )
         return Response(CaseSerializer(case).data)

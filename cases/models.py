@@ -50,13 +50,15 @@ class CaseStatus(models.TextChoices):
     OFFERED = "offered", "Offered"
     ASSIGNED = "assigned", "Assigned"
     WAITING = "waiting", "Waiting on customer"
+    WRAP_UP = "wrap_up", "Wrap-up (after-contact work)"
     RESOLVED = "resolved", "Resolved"
     CLOSED = "closed", "Closed"
 
 
 OPEN_STATUSES = [CaseStatus.NEW, CaseStatus.QUEUED, CaseStatus.OFFERED, CaseStatus.ASSIGNED, CaseStatus.WAITING]
 UNASSIGNED_STATUSES = [CaseStatus.NEW, CaseStatus.QUEUED, CaseStatus.OFFERED]
-HELD_STATUSES = [CaseStatus.ASSIGNED, CaseStatus.WAITING]
+# Statuses that hold an agent's capacity (never an open browser tab does).
+HELD_STATUSES = [CaseStatus.ASSIGNED, CaseStatus.WAITING, CaseStatus.WRAP_UP]
 
 
 class Priority(models.IntegerChoices):
@@ -88,6 +90,19 @@ class Case(models.Model):
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Routing.
+    route_rank = models.DateTimeField(
+        null=True, blank=True, help_text="While queued: the virtual deadline the router serves in (smallest first)."
+    )
+    units = models.PositiveSmallIntegerField(default=1, help_text="Capacity units the case takes from its agent.")
+    may_interrupt = models.BooleanField(default=False, help_text="May go to an agent with no room left.")
+    overflow_level = models.PositiveSmallIntegerField(default=0, help_text="Overflow steps taken so far.")
+    overflow = models.JSONField(
+        default=dict, blank=True, help_text='Widened by overflow: {"queues": [ids], "teams": [ids], "anyone": bool}.'
+    )
+    sla_due_at = models.DateTimeField(null=True, blank=True, help_text="The next SLA target due, when one runs.")
+    wrap_up_until = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +115,10 @@ class Case(models.Model):
                 name="case_assignee_matches_status",
             ),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=4), name="case_priority_1_4"),
+            models.CheckConstraint(condition=Q(units__gte=1), name="case_units_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="queued") | Q(route_rank__isnull=False), name="queued_case_has_rank"
+            ),
             # One open case per conversation thread of a channel.
             models.UniqueConstraint(
                 fields=["channel", "thread_key"],
@@ -108,7 +127,9 @@ class Case(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["queued_at"], condition=Q(status="queued"), name="case_waiting_idx"),
+            models.Index(fields=["route_rank", "id"], condition=Q(status="queued"), name="case_waiting_rank_idx"),
+            models.Index(fields=["queue", "route_rank"], condition=Q(status="queued"), name="case_queue_waiting_idx"),
+            models.Index(fields=["wrap_up_until"], condition=Q(status="wrap_up"), name="case_wrap_up_due_idx"),
             models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
             models.Index(fields=["customer", "created_at"], name="case_customer_idx"),
             models.Index(fields=["channel", "thread_key", "resolved_at"], name="case_thread_idx"),
@@ -128,6 +149,7 @@ class CaseSkill(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="required_skills")
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
     min_proficiency = models.PositiveSmallIntegerField(default=1)
+    optional = models.BooleanField(default=False, help_text="Overflow may relax or drop it.")
 
     class Meta:
         constraints = [
@@ -204,6 +226,11 @@ class CaseEvent(models.Model):
         OFFER_DECLINED = "offer_declined", "Offer declined"
         OFFER_TIMED_OUT = "offer_timed_out", "Offer timed out"
         ASSIGNED = "assigned", "Assigned"
+        TRANSFERRED = "transferred", "Transferred"
+        OVERFLOW = "overflow", "Overflow step"
+        ESCALATED = "escalated", "Escalated"
+        RETURNED = "returned", "Returned to the queue"
+        WRAP_UP = "wrap_up", "Wrap-up"
         REPLY_SENT = "reply_sent", "Agent replied"
         NOTE_ADDED = "note_added", "Internal note"
         WAITING = "waiting", "Waiting on customer"

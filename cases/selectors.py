@@ -40,3 +40,13 @@ def visible_cases(user) -> QuerySet[Case]:
     )
     offered = Q(status=CaseStatus.OFFERED, offers__agent=agent, offers__status="pending")
     return qs.filter(Q(assignee=agent) | waiting | offered).distinct()
+
+
+def agent_visible_to(user, agent_id: int) -> bool:
+    """Admins see every agent; supervisors the agents of their teams."""
+    role = role_of(user)
+    if role == Role.ADMIN:
+        return Agent.objects.filter(pk=agent_id).exists()
+    if role == Role.SUPERVISOR:
+        return Agent.objects.filter(pk=agent_id, teams__in=user.supervised_teams.all()).exists()
+    return False

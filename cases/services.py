@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from agents.models import Agent
 from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
 from cases.identities import normalize_identity
-from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
@@ -192,7 +192,7 @@ def _status_event(case: Case) -> CaseStatusChanged:
 
 def _lock_case_for_agent(*, case_id: int, agent: Agent) -> Case:
     try:
-        case = Case.objects.select_for_update().get(pk=case_id)
+        case = Case.objects.select_for_update(of=("self",)).select_related("queue").get(pk=case_id)
     except Case.DoesNotExist:
         raise NotFound(f"no case {case_id}") from None
     if case.assignee_id != agent.pk:
@@ -242,10 +242,22 @@ def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
         case = _lock_case_for_agent(case_id=case_id, agent=agent)
         if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
             raise CaseClosed(f"case {case_id} is {case.status}")
-        case.status = CaseStatus.RESOLVED
         case.resolved_at = now
+        wrap_up = case.queue.wrap_up_seconds if case.queue_id else 0
+        if wrap_up:
+            # After-contact work: the case keeps holding the agent's capacity
+            # until the agent ends it or its time limit passes.
+            case.status = CaseStatus.WRAP_UP
+            case.wrap_up_until = now + timedelta(seconds=wrap_up)
+            case.save(update_fields=["status", "resolved_at", "wrap_up_until", "updated_at"])
+            record(case=case, kind=CaseEvent.Kind.WRAP_UP, now=now, agent=agent, until=case.wrap_up_until.isoformat())
+            publish_on_commit(_status_event(case))
+            return case
+        case.status = CaseStatus.RESOLVED
         case.save(update_fields=["status", "resolved_at", "updated_at"])
         record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=agent)
         publish_on_commit(_status_event(case))
+        if not Case.objects.filter(assignee=agent, status__in=HELD_STATUSES).exists():
+            Agent.objects.filter(pk=agent.pk, idle_since__isnull=True).update(idle_since=now)
         background.enqueue(route_agent, agent_id=agent.pk)
     return case

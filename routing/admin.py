@@ -1,12 +1,28 @@
 from django.contrib import admin
 
-from routing.models import Offer, Queue, QueueSkill, RoutingRule, RoutingRuleSkill
+from routing.models import (
+    DeclineReason,
+    Offer,
+    OverflowStep,
+    Queue,
+    QueueSkill,
+    RoutingRule,
+    RoutingRuleSkill,
+    RoutingSettings,
+)
 
 
 class QueueSkillInline(admin.TabularInline):
     model = QueueSkill
     extra = 0
     autocomplete_fields = ["skill"]
+
+
+class OverflowStepInline(admin.TabularInline):
+    model = OverflowStep
+    fk_name = "queue"
+    extra = 0
+    autocomplete_fields = ["target_queue", "target_team"]
 
 
 @admin.register(Queue)
@@ -24,7 +40,7 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ["team", "agent_selection", "auto_accept", "is_active"]
     search_fields = ["name"]
     filter_horizontal = ["agents"]
-    inlines = [QueueSkillInline]
+    inlines = [QueueSkillInline, OverflowStepInline]
 
 
 class RoutingRuleSkillInline(admin.TabularInline):
@@ -58,3 +74,21 @@ class OfferAdmin(admin.ModelAdmin):
     search_fields = ["agent__display_name", "case__pk"]
     raw_id_fields = ["case", "agent"]
     date_hierarchy = "created_at"
+
+
+@admin.register(RoutingSettings)
+class RoutingSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "aging_seconds", "missed_offers_limit", "away_status", "fair_cap_assignments"]
+
+    def has_add_permission(self, request) -> bool:
+        return not RoutingSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DeclineReason)
+class DeclineReasonAdmin(admin.ModelAdmin):
+    list_display = ["label", "order", "is_active"]
+    list_editable = ["order", "is_active"]
+    search_fields = ["label"]

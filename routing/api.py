@@ -27,6 +27,7 @@ class OfferSerializer(serializers.ModelSerializer):
             "expires_at",
             "responded_at",
             "decline_reason",
+            "units",
         ]
 
 
@@ -50,6 +51,12 @@ class OfferViewSet(viewsets.ReadOnlyModelViewSet):
         qs = Offer.objects.filter(agent=agent).order_by("-created_at")
         status = self.request.query_params.get("status")
         return qs.filter(status=status) if status else qs
+
+    @extend_schema(request=None, responses=serializers.ListSerializer(child=serializers.CharField()))
+    @action(detail=False, methods=["get"], url_path="decline-reasons")
+    def decline_reasons(self, request):
+        """The reasons an agent may give when declining (empty: any text)."""
+        return Response(services.decline_reasons())
 
     @extend_schema(request=None, responses=OfferSerializer)
     @action(detail=True, methods=["post"])

@@ -25,3 +25,12 @@ class CaseAssigned(Event):
     case_id: int
     agent_id: int
     queue_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEscalated(Event):
+    """Something about a case needs a supervisor (a response timer ran out)."""
+
+    case_id: int
+    queue_id: int | None
+    reason: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from agents.models import Agent, Skill, Team, validate_channel_kinds
+from agents.models import Agent, PresenceStatus, Skill, Team, validate_channel_kinds
 from connectors.kinds import ChannelKind
 
 
@@ -35,10 +35,35 @@ class Queue(models.Model):
     agents = models.ManyToManyField(Agent, blank=True, related_name="queues", help_text="Members besides the team's.")
     offer_timeout_seconds = models.PositiveIntegerField(default=60)
     auto_accept = models.BooleanField(
-        default=False, help_text="Assign at once instead of offering (typical for email)."
+        default=False, help_text="Assign at once instead of offering, for every case of this queue."
+    )
+    auto_accept_channel_kinds = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_channel_kinds],
+        help_text="Assign at once instead of offering, for cases on these channel kinds (typically email).",
     )
     agent_selection = models.CharField(
         max_length=20, choices=AgentSelection.choices, default=AgentSelection.MOST_AVAILABLE
+    )
+    case_units = models.PositiveSmallIntegerField(
+        default=1, help_text="Capacity units each case takes (a phone call may take an agent's whole capacity)."
+    )
+    continuity_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="Offer a returning customer's case to the agent who served them within this many minutes, "
+        "when that agent may take it. 0: off.",
+    )
+    first_reply_minutes = models.PositiveIntegerField(
+        default=0, help_text="Response timer: an assigned case still without a first reply after this long. 0: off."
+    )
+    first_reply_action = models.CharField(
+        max_length=16,
+        choices=[("escalate", "Escalate to supervisors"), ("requeue", "Return to the queue")],
+        default="escalate",
+    )
+    wrap_up_seconds = models.PositiveIntegerField(
+        default=0, help_text="After resolving, the case holds the agent's capacity this long (wrap-up). 0: none."
     )
     is_active = models.BooleanField(default=True)
 
@@ -47,16 +72,107 @@ class Queue(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="queue_priority_1_5"),
             models.CheckConstraint(condition=Q(offer_timeout_seconds__gte=5), name="queue_offer_timeout_min_5s"),
+            models.CheckConstraint(condition=Q(case_units__gte=1), name="queue_case_units_positive"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def auto_accepts(self, channel_kind: str) -> bool:
+        return self.auto_accept or channel_kind in (self.auto_accept_channel_kinds or [])
+
+
+class OverflowStep(models.Model):
+    """After a case has waited ``after_seconds``, widen who may take it: relax
+    optional skills, then overflow queues or teams, like rings of a bullseye."""
+
+    class Action(models.TextChoices):
+        LOWER_PROFICIENCY = "lower_proficiency", "Lower the minimum proficiency of optional skills"
+        DROP_OPTIONAL_SKILLS = "drop_optional_skills", "Drop optional skills"
+        ADD_QUEUE = "add_queue", "Also offer to another queue's agents"
+        ADD_TEAM = "add_team", "Also offer to a team"
+        ANYONE = "anyone", "Offer to any agent with the skills"
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="overflow_steps")
+    after_seconds = models.PositiveIntegerField(help_text="Waiting time, since the case was first queued.")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    amount = models.PositiveSmallIntegerField(default=1, help_text="For lowering: levels to lower by.")
+    target_queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    target_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["queue", "after_seconds", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(action="add_queue") | Q(target_queue__isnull=False), name="overflow_add_queue_has_target"
+            ),
+            models.CheckConstraint(
+                condition=~Q(action="add_team") | Q(target_team__isnull=False), name="overflow_add_team_has_target"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} after {self.after_seconds} s: {self.get_action_display()}"
+
+
+class RoutingSettings(models.Model):
+    """Engine-wide routing settings: one row (pk 1), edited in the admin."""
+
+    aging_seconds = models.PositiveIntegerField(
+        default=300, help_text="Waiting this long counts as one priority level (so low priority never starves)."
+    )
+    missed_offers_limit = models.PositiveSmallIntegerField(
+        default=3, help_text="Missed offers in a row after which the agent is set away. 0: never."
+    )
+    away_status = models.ForeignKey(
+        PresenceStatus,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The status agents are set to after too many missed offers.",
+    )
+    fair_cap_assignments = models.PositiveSmallIntegerField(
+        default=0, help_text="At most this many new cases per agent per window, on top of capacity. 0: off."
+    )
+    fair_cap_window_minutes = models.PositiveIntegerField(default=60)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "routing settings"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="routing_settings_single_row")]
+
+    def __str__(self) -> str:
+        return "Routing settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> RoutingSettings:
+        found = cls.objects.filter(pk=1).select_related("away_status").first()
+        return found if found is not None else cls(pk=1)
+
+
+class DeclineReason(models.Model):
+    """The reasons an agent may give for declining an offer."""
+
+    label = models.CharField(max_length=120, unique=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "label"]
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class QueueSkill(models.Model):
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="required_skills")
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
     min_proficiency = models.PositiveSmallIntegerField(default=1)
+    optional = models.BooleanField(default=False, help_text="Overflow steps may relax or drop it.")
 
     class Meta:
         constraints = [
@@ -93,6 +209,9 @@ class RoutingRule(models.Model):
     add_language_skill = models.BooleanField(
         default=True, help_text="Require the language skill matching the message's language, where one exists."
     )
+    may_interrupt = models.BooleanField(
+        default=False, help_text="Matching cases may go to an agent with no room left (an urgent call)."
+    )
 
     class Meta:
         ordering = ["order", "pk"]
@@ -114,6 +233,7 @@ class RoutingRuleSkill(models.Model):
     rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="skills")
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
     min_proficiency = models.PositiveSmallIntegerField(default=1)
+    optional = models.BooleanField(default=False, help_text="Overflow steps may relax or drop it.")
 
     class Meta:
         constraints = [
@@ -143,6 +263,8 @@ class Offer(models.Model):
     expires_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.CharField(max_length=200, blank=True)
+    units = models.PositiveSmallIntegerField(default=1, help_text="The case's units, held while pending.")
+    may_interrupt = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,37 +1,48 @@
-"""The router's writes: classify, queue, offer, accept, decline, time out.
+"""The router's writes: classify, queue, offer, accept, decline, time out,
+overflow, wrap-up, response timers, supervisor assignment and transfer.
 
-Lock order, everywhere: case, then agent, then offer. A router locks the case
-it routes with ``SKIP LOCKED`` (another router already has it), then the agent
-it chose, and re-reads that agent's load under the lock before offering, so
-several routers at once never push an agent over capacity. The database backs
-the rest: one pending offer per case (a conditional unique index) and one
-assignee per case (a column, checked against the status).
+Lock order, everywhere: case, then agent(s) in id order, then offer. A
+router locks a batch of the most urgent waiting cases with ``SKIP LOCKED``
+(cases another router holds are its business), decides the whole batch in
+memory (``routing.core.plan``), locks the chosen agents in id order,
+re-reads their loads under the lock and decides again with what it finds,
+so several routers at once never push an agent over capacity. Whatever
+raises an agent's load locks that agent first. The database backs the rest:
+one pending offer per case (a conditional unique index), one assignee per
+case (a column, checked against the status).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
+from agents.events import AgentChanged
 from agents.models import Agent, Skill
 from cases.events import CaseStatusChanged
-from cases.models import Case, CaseEvent, CaseSkill, CaseStatus
+from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseSkill, CaseStatus, Customer
 from cases.services import record
 from config import background
-from config.api import DomainError, NotFound
+from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
-from routing import selectors
-from routing.core import Selection, choose_agent, exclusion_reason
-from routing.events import CaseAssigned, OfferClosed, OfferCreated
-from routing.models import Offer, RoutingRule
+from routing import core, selectors
+from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
+from routing.models import DeclineReason, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
 
 log = logging.getLogger(__name__)
 
 
 class OfferUnavailable(DomainError):
     code = "offer_closed"
+
+
+class NotAllowed(DomainError):
+    status_code = 409
+    code = "not_allowed"
 
 
 def _status_event(case: Case) -> CaseStatusChanged:
@@ -58,9 +69,32 @@ def _rule_matches(rule: RoutingRule, *, case: Case, text: str) -> bool:
     return True
 
 
+def _required_skills(queue: Queue | None, rule: RoutingRule | None) -> dict[int, tuple[int, bool]]:
+    """skill id -> (minimum proficiency, optional); a skill required by both
+    the queue and the rule takes the higher minimum and is optional only if
+    both say so."""
+    required: dict[int, tuple[int, bool]] = {}
+
+    def add(skill_id: int, minimum: int, optional: bool) -> None:
+        if skill_id in required:
+            old_min, old_optional = required[skill_id]
+            required[skill_id] = (max(old_min, minimum), old_optional and optional)
+        else:
+            required[skill_id] = (minimum, optional)
+
+    if queue is not None:
+        for qs in queue.required_skills.all():
+            add(qs.skill_id, qs.min_proficiency, qs.optional)
+    if rule is not None:
+        for rs in rule.skills.all():
+            add(rs.skill_id, rs.min_proficiency, rs.optional)
+    return required
+
+
 def classify_case(*, case: Case, text: str, now: datetime) -> RoutingRule | None:
     """Apply the first matching routing rule: queue, priority, required skills
-    (the queue's, the rule's, and the language skill of the case's language)."""
+    (the queue's, the rule's, and the language skill of the case's language),
+    the capacity units the case takes and whether it may interrupt."""
     rule = next(
         (
             r
@@ -73,26 +107,19 @@ def classify_case(*, case: Case, text: str, now: datetime) -> RoutingRule | None
     case.queue = queue
     if rule and rule.set_priority:
         case.priority = rule.set_priority
-    case.save(update_fields=["queue", "priority", "updated_at"])
+    case.units = queue.case_units if queue is not None else 1
+    case.may_interrupt = bool(rule and rule.may_interrupt)
+    case.save(update_fields=["queue", "priority", "units", "may_interrupt", "updated_at"])
 
-    required: dict[int, int] = {}
-    if queue is not None:
-        for qs in queue.required_skills.all():
-            required[qs.skill_id] = max(required.get(qs.skill_id, 0), qs.min_proficiency)
-    if rule is not None:
-        for rs in rule.skills.all():
-            required[rs.skill_id] = max(required.get(rs.skill_id, 0), rs.min_proficiency)
+    required = _required_skills(queue, rule)
     if case.language and (rule is None or rule.add_language_skill):
         language = Skill.objects.filter(kind=Skill.Kind.LANGUAGE, language_code__iexact=case.language).first()
         if language is None and "-" in case.language:
             base = case.language.split("-")[0]
             language = Skill.objects.filter(kind=Skill.Kind.LANGUAGE, language_code__iexact=base).first()
         if language is not None:
-            required.setdefault(language.pk, 1)
-    CaseSkill.objects.filter(case=case).delete()
-    CaseSkill.objects.bulk_create(
-        [CaseSkill(case=case, skill_id=skill_id, min_proficiency=level) for skill_id, level in required.items()]
-    )
+            required.setdefault(language.pk, (1, False))
+    _set_case_skills(case, required)
     record(
         case=case,
         kind=CaseEvent.Kind.CLASSIFIED,
@@ -105,14 +132,77 @@ def classify_case(*, case: Case, text: str, now: datetime) -> RoutingRule | None
     return rule
 
 
-def queue_case(*, case: Case, now: datetime) -> Case:
+def _set_case_skills(case: Case, required: dict[int, tuple[int, bool]]) -> None:
+    CaseSkill.objects.filter(case=case).delete()
+    CaseSkill.objects.bulk_create(
+        [
+            CaseSkill(case=case, skill_id=skill_id, min_proficiency=minimum, optional=optional)
+            for skill_id, (minimum, optional) in required.items()
+        ]
+    )
+
+
+def rank_of(case: Case, *, settings: RoutingSettings | None = None, tier: str | None = None) -> datetime:
+    """The case's place among waiting cases (``routing.core.rank``)."""
+    settings = settings or RoutingSettings.current()
+    queued_at = case.queued_at or case.created_at
+    if tier is None:
+        tier = Customer.objects.filter(pk=case.customer_id).values_list("tier", flat=True).first()
+    queue_priority = (
+        Queue.objects.filter(pk=case.queue_id).values_list("priority", flat=True).first() if case.queue_id else 3
+    )
+    value = core.rank(
+        queued_at=queued_at.timestamp(),
+        queue_priority=queue_priority or 3,
+        priority=case.priority,
+        vip=tier == Customer.Tier.VIP,
+        aging_seconds=settings.aging_seconds,
+        sla_due_at=case.sla_due_at.timestamp() if case.sla_due_at else None,
+    )
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def refresh_ranks(*, case_ids: list[int] | None = None) -> int:
+    """Recompute the rank of waiting cases (after the aging setting, a queue's
+    priority or an SLA due time changed)."""
+    settings = RoutingSettings.current()
+    qs = Case.objects.filter(status=CaseStatus.QUEUED).select_related("customer", "queue")
+    if case_ids is not None:
+        qs = qs.filter(pk__in=case_ids)
+    changed = []
+    for case in qs.iterator(chunk_size=2000):
+        queued_at = case.queued_at or case.created_at
+        value = core.rank(
+            queued_at=queued_at.timestamp(),
+            queue_priority=case.queue.priority if case.queue_id else 3,
+            priority=case.priority,
+            vip=case.customer.tier == Customer.Tier.VIP,
+            aging_seconds=settings.aging_seconds,
+            sla_due_at=case.sla_due_at.timestamp() if case.sla_due_at else None,
+        )
+        case.route_rank = datetime.fromtimestamp(value, tz=UTC)
+        changed.append(case)
+        if len(changed) >= 2000:
+            Case.objects.bulk_update(changed, ["route_rank"])
+            changed.clear()
+    if changed:
+        Case.objects.bulk_update(changed, ["route_rank"])
+    return qs.count()
+
+
+def queue_case(*, case: Case, now: datetime, excluded_agent_id: int | None = None) -> Case:
     """The case starts waiting for an agent; the router is asked after commit."""
     from routing.tasks import route_case as route_case_task
 
     case.status = CaseStatus.QUEUED
     case.assignee = None
     case.queued_at = now
-    case.save(update_fields=["status", "assignee", "queued_at", "updated_at"])
+    if excluded_agent_id is not None:
+        scope = dict(case.overflow or {})
+        scope["excluded"] = sorted(set(scope.get("excluded", [])) | {excluded_agent_id})
+        case.overflow = scope
+    case.route_rank = rank_of(case)
+    case.save(update_fields=["status", "assignee", "queued_at", "route_rank", "overflow", "updated_at"])
     record(case=case, kind=CaseEvent.Kind.QUEUED, now=now, queue=case.queue.name if case.queue_id else None)
     publish_on_commit(_status_event(case))
     background.enqueue(route_case_task, case_id=case.pk)
@@ -122,124 +212,296 @@ def queue_case(*, case: Case, now: datetime) -> Case:
 # --- Routing ----------------------------------------------------------------
 
 
-def _assign(*, case: Case, agent: Agent, now: datetime, via: str, actor=None) -> Case:
-    case.status = CaseStatus.ASSIGNED
-    case.assignee = agent
-    if case.first_assigned_at is None:
-        case.first_assigned_at = now
-    case.save(update_fields=["status", "assignee", "first_assigned_at", "updated_at"])
-    if agent.idle_since is not None:
-        Agent.objects.filter(pk=agent.pk).update(idle_since=None)
-    record(case=case, kind=CaseEvent.Kind.ASSIGNED, now=now, agent=agent, actor=actor, via=via)
-    publish_on_commit(CaseAssigned(case_id=case.pk, agent_id=agent.pk, queue_id=case.queue_id))
-    publish_on_commit(_status_event(case))
-    return case
+@dataclass(slots=True)
+class BatchResult:
+    routed: list[Offer | Case]  # an offer made, or a case assigned at once (auto-accept)
+    examined: int  # waiting cases locked and considered
+    last_key: tuple[datetime, int] | None  # (rank, id) of the last case examined
+    room_left: bool  # someone routable still had room after this batch
 
 
-def route_case(*, case_id: int, now: datetime, max_attempts: int = 5) -> Offer | Case | None:
-    """Offer a queued case to the best eligible agent with room (or assign it
-    at once where the queue auto-accepts). None when nobody may take it now or
-    another router holds the case."""
-    with transaction.atomic():
-        case = (
-            Case.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("queue", "customer", "channel")
-            .filter(pk=case_id, status=CaseStatus.QUEUED)
-            .first()
-        )
-        if case is None:
-            return None
-        members = selectors.queue_members(case.queue)
-        demand = selectors.case_demand(case, members, excluded=selectors.agents_who_refused(case.pk))
-        agents = selectors.routable_agents(now)
-        loads = selectors.agent_loads(a.pk for a in agents)
-        states = [selectors.agent_state(a, loads[a.pk], members, now) for a in agents]
-        selection = Selection(case.queue.agent_selection) if case.queue_id else Selection.MOST_AVAILABLE
-        tried: set[int] = set()
-        for _ in range(max_attempts):
-            decision = choose_agent(demand, (s for s in states if s.agent_id not in tried), selection)
-            if decision is None:
-                return None
-            agent = _lock_if_still_eligible(decision.agent_id, demand=demand, members=members, now=now)
-            if agent is not None:
-                break
-            tried.add(decision.agent_id)
-        else:
-            return None
+def _lock_waiting(*, limit: int, case_ids=None, after: tuple[datetime, int] | None = None, kinds=None) -> list[Case]:
+    qs = Case.objects.filter(status=CaseStatus.QUEUED)
+    if case_ids is not None:
+        qs = qs.filter(pk__in=list(case_ids))
+    if after is not None:
+        rank, pk = after
+        qs = qs.filter(Q(route_rank__gt=rank) | Q(route_rank=rank, pk__gt=pk))
+    if kinds is not None:
+        qs = qs.filter(channel_kind__in=list(kinds))
+    return list(
+        qs.order_by("route_rank", "pk")
+        .select_for_update(skip_locked=True, of=("self",))
+        .only(
+            "pk",
+            "customer_id",
+            "queue_id",
+            "channel_kind",
+            "units",
+            "may_interrupt",
+            "overflow",
+            "route_rank",
+            "status",
+            "priority",
+            "first_offered_at",
+            "first_assigned_at",
+            "assignee_id",
+        )[:limit]
+    )
 
-        if case.queue_id and case.queue.auto_accept:
-            return _assign(case=case, agent=agent, now=now, via="auto_accept")
 
-        timeout = case.queue.offer_timeout_seconds if case.queue_id else 60
-        offer = Offer.objects.create(
+def _decide(
+    cases: list[Case], now: datetime, *, agent_ids=None
+) -> tuple[list[core.Decision], dict[int, core.CaseDemand], bool]:
+    """Plan, lock the chosen agents in id order, and plan again on their
+    fresh state under the lock. Returns the decisions, the demands by case
+    and whether anyone still has room."""
+    settings = RoutingSettings.current()
+    info = selectors.queues()
+    demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
+    by_case = {d.case_id: d for d in demands}
+    pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings))
+    first = core.plan(demands, pool)
+    if not first:
+        return [], by_case, pool.has_room()
+    chosen = sorted({d.agent_id for d in first})
+    list(Agent.objects.select_for_update().filter(pk__in=chosen).order_by("pk").values_list("pk", flat=True))
+    fresh = selectors.agent_states(now, chosen, settings=settings)
+    decided = [by_case[d.case_id] for d in first]
+    final = core.plan(decided, fresh)
+    return final, by_case, pool.has_room() or len(final) < len(first)
+
+
+def _apply(
+    cases: dict[int, Case], decisions: list[core.Decision], demands: dict[int, core.CaseDemand], now: datetime
+) -> list[Offer | Case]:
+    """Write a batch of decisions: offers (or assignments where the queue
+    auto-accepts), case statuses, the timeline, and events after commit."""
+    if not decisions:
+        return []
+    info = selectors.queues()
+    agents = Agent.objects.in_bulk([d.agent_id for d in decisions])
+    offers: list[Offer] = []
+    assigned: list[Case] = []
+    events: list[CaseEvent] = []
+    for decision in decisions:
+        case = cases[decision.case_id]
+        agent = agents[decision.agent_id]
+        queue = info.get(case.queue_id) if case.queue_id else None
+        timeout = queue.offer_timeout_seconds if queue else 60
+        auto = bool(queue and queue.auto_accepts(case.channel_kind))
+        offer = Offer(
             case=case,
             agent=agent,
             channel_kind=case.channel_kind,
+            units=case.units,
+            may_interrupt=case.may_interrupt,
             created_at=now,
             expires_at=now + timedelta(seconds=timeout),
+            status=Offer.Status.ACCEPTED if auto else Offer.Status.PENDING,
+            responded_at=now if auto else None,
         )
-        case.status = CaseStatus.OFFERED
+        offers.append(offer)
         if case.first_offered_at is None:
             case.first_offered_at = now
-        case.save(update_fields=["status", "first_offered_at", "updated_at"])
-        record(
-            case=case,
-            kind=CaseEvent.Kind.OFFERED,
-            now=now,
-            agent=agent,
-            offer_id=offer.pk,
-            expires_at=offer.expires_at.isoformat(),
-        )
-        publish_on_commit(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=agent.pk))
+        why = {"continuity": True} if decision.continuity else {}
+        if auto:
+            case.status = CaseStatus.ASSIGNED
+            case.assignee = agent
+            if case.first_assigned_at is None:
+                case.first_assigned_at = now
+            assigned.append(case)
+            events.append(
+                CaseEvent(
+                    case=case,
+                    kind=CaseEvent.Kind.ASSIGNED,
+                    agent=agent,
+                    created_at=now,
+                    data={"via": "auto_accept", **why},
+                )
+            )
+        else:
+            case.status = CaseStatus.OFFERED
+            events.append(
+                CaseEvent(
+                    case=case,
+                    kind=CaseEvent.Kind.OFFERED,
+                    agent=agent,
+                    created_at=now,
+                    data={"expires_at": offer.expires_at.isoformat(), **why},
+                )
+            )
+    Offer.objects.bulk_create(offers)
+    for offer, event in zip(offers, events, strict=True):
+        if event.kind == CaseEvent.Kind.OFFERED:
+            event.data["offer_id"] = offer.pk
+    Case.objects.bulk_update(
+        [cases[d.case_id] for d in decisions],
+        ["status", "assignee", "first_offered_at", "first_assigned_at", "updated_at"],
+    )
+    CaseEvent.objects.bulk_create(events)
+    if assigned:
+        Agent.objects.filter(pk__in={c.assignee_id for c in assigned}, idle_since__isnull=False).update(idle_since=None)
+    out: list[Offer | Case] = []
+    for offer in offers:
+        case = offer.case
+        if offer.status == Offer.Status.PENDING:
+            publish_on_commit(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id))
+            out.append(offer)
+        else:
+            publish_on_commit(CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id))
+            out.append(case)
         publish_on_commit(_status_event(case))
-        return offer
+    return out
 
 
-class _NoLongerEligible(Exception):
-    pass
+def route_batch(
+    *, now: datetime, limit: int = 50, case_ids=None, after: tuple[datetime, int] | None = None
+) -> BatchResult:
+    """Lock up to ``limit`` of the most urgent waiting cases (after ``after``,
+    skipping those another router holds), decide them together, write the
+    decisions. One transaction."""
+    with transaction.atomic():
+        cases = _lock_waiting(limit=limit, case_ids=case_ids, after=after)
+        if not cases:
+            return BatchResult(routed=[], examined=0, last_key=None, room_left=True)
+        decisions, demands, room_left = _decide(cases, now)
+        routed = _apply({c.pk: c for c in cases}, decisions, demands, now)
+        last = cases[-1]
+        return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
 
 
-def _lock_if_still_eligible(agent_id: int, *, demand, members, now: datetime) -> Agent | None:
-    """Lock the chosen agent, then re-read its load: another router may have
-    offered it work since we looked. An agent that no longer fits is let go
-    at once (its lock lives in a savepoint that is rolled back), so a router
-    never holds two agents and two routers never wait on each other."""
-    try:
+def route_case(*, case_id: int, now: datetime) -> Offer | Case | None:
+    """Offer one waiting case to the best eligible agent with room (or assign
+    it at once where the queue auto-accepts). None when nobody may take it
+    now, the case is not waiting, or another router holds it."""
+    result = route_batch(now=now, limit=1, case_ids=[case_id])
+    return result.routed[0] if result.routed else None
+
+
+def route_waiting(*, now: datetime, limit: int = 50, max_examined: int = 5000) -> int:
+    """Offer waiting cases, most urgent first, batch after batch, while anyone
+    routable has room — also cases deep in the backlog that only a few agents
+    may take. Called by the periodic tick, so nothing waits because a task was
+    lost. Returns how many cases were offered or assigned."""
+    if not selectors.routable_agent_ids(now):
+        return 0
+    routed = examined = 0
+    after = None
+    while examined < max_examined:
+        result = route_batch(now=now, limit=limit, after=after)
+        if result.examined == 0:
+            break
+        routed += len(result.routed)
+        examined += result.examined
+        after = result.last_key
+        if not result.room_left:
+            break
+    return routed
+
+
+def route_agent(*, agent_id: int, now: datetime, limit: int = 100) -> int:
+    """An agent gained room (came online, resolved, declined, got more
+    capacity): it pulls the most urgent waiting cases it may take, until it
+    has no room left or none fits."""
+    states = selectors.agent_states(now, [agent_id])
+    if not states or not core.AgentPool(states).has_room():
+        return 0
+    kinds = states[0].channel_kinds
+    routed = 0
+    after = None
+    for _ in range(20):  # at most 20 × limit waiting cases looked at
         with transaction.atomic():
-            agent = Agent.objects.select_for_update(of=("self",)).select_related("status").get(pk=agent_id)
-            fresh = selectors.routable_agents(now, agent_ids=[agent.pk])
-            if fresh:
-                state = selectors.agent_state(fresh[0], selectors.agent_loads([agent.pk])[agent.pk], members, now)
-                if exclusion_reason(demand, state) is None:
-                    return agent
-            raise _NoLongerEligible
-    except _NoLongerEligible:
-        return None
-
-
-def route_waiting(*, now: datetime, limit: int = 200) -> int:
-    """Offer waiting cases, most urgent first, while anyone may take work.
-    Called by the periodic tick: nothing waits because a task was lost."""
-    if not selectors.routable_agents(now):
-        return 0
-    routed = 0
-    for case_id in selectors.waiting_case_ids(limit=limit):
-        if route_case(case_id=case_id, now=now) is not None:
-            routed += 1
+            cases = _lock_waiting(limit=limit, after=after, kinds=kinds)
+            if not cases:
+                break
+            after = (cases[-1].route_rank, cases[-1].pk)
+            Agent.objects.select_for_update().filter(pk=agent_id).first()
+            fresh = selectors.agent_states(now, [agent_id])
+            if not fresh:
+                break
+            demands = selectors.case_demands(cases, now)
+            by_case = {d.case_id: d for d in demands}
+            pool = core.AgentPool(fresh)
+            decisions = core.plan(demands, pool)
+            routed += len(_apply({c.pk: c for c in cases}, decisions, by_case, now))
+            if not pool.has_room():
+                break
     return routed
 
 
-def route_agent(*, agent_id: int, now: datetime, limit: int = 50) -> int:
-    """An agent gained room (came online, resolved, declined): route the most
-    urgent waiting cases until nobody eligible has room for the next one."""
-    agents = selectors.routable_agents(now, agent_ids=[agent_id])
-    if not agents:
+# --- Overflow -----------------------------------------------------------------
+
+
+def apply_overflow(*, now: datetime, limit: int = 500) -> int:
+    """Take the overflow steps that waiting cases have become due for; each
+    step is on the case's timeline and the case is routed again at once."""
+    from routing.tasks import route_case as route_case_task
+
+    steps_by_queue: dict[int, list[OverflowStep]] = {}
+    for step in OverflowStep.objects.select_related("target_queue", "target_team"):
+        steps_by_queue.setdefault(step.queue_id, []).append(step)
+    if not steps_by_queue:
         return 0
-    routed = 0
-    for case_id in selectors.waiting_case_ids(limit=limit):
-        if route_case(case_id=case_id, now=now) is not None:
-            routed += 1
-    return routed
+    taken = 0
+    for queue_id, steps in steps_by_queue.items():
+        earliest = steps[0].after_seconds
+        due = list(
+            Case.objects.filter(
+                status=CaseStatus.QUEUED,
+                queue_id=queue_id,
+                overflow_level__lt=len(steps),
+                queued_at__lte=now - timedelta(seconds=earliest),
+            ).values_list("pk", flat=True)[:limit]
+        )
+        for case_id in due:
+            with transaction.atomic():
+                case = (
+                    Case.objects.select_for_update(skip_locked=True)
+                    .filter(pk=case_id, status=CaseStatus.QUEUED)
+                    .first()
+                )
+                if case is None:
+                    continue
+                waited = (now - (case.queued_at or case.created_at)).total_seconds()
+                moved = False
+                while case.overflow_level < len(steps) and waited >= steps[case.overflow_level].after_seconds:
+                    _take_step(case, steps[case.overflow_level], now)
+                    case.overflow_level += 1
+                    moved = True
+                    taken += 1
+                if moved:
+                    case.save(update_fields=["overflow_level", "overflow", "updated_at"])
+                    background.enqueue(route_case_task, case_id=case.pk)
+    return taken
+
+
+def _take_step(case: Case, step: OverflowStep, now: datetime) -> None:
+    scope = dict(case.overflow or {})
+    detail: dict = {"step": case.overflow_level + 1, "action": step.action, "after_seconds": step.after_seconds}
+    if step.action == OverflowStep.Action.LOWER_PROFICIENCY:
+        lowered = []
+        for cs in CaseSkill.objects.filter(case=case, optional=True).select_related("skill"):
+            new = max(1, cs.min_proficiency - step.amount)
+            if new != cs.min_proficiency:
+                lowered.append(f"{cs.skill.name} {cs.min_proficiency}→{new}")
+                cs.min_proficiency = new
+                cs.save(update_fields=["min_proficiency"])
+        detail["lowered"] = lowered
+    elif step.action == OverflowStep.Action.DROP_OPTIONAL_SKILLS:
+        dropped = list(CaseSkill.objects.filter(case=case, optional=True).values_list("skill__name", flat=True))
+        CaseSkill.objects.filter(case=case, optional=True).delete()
+        detail["dropped"] = sorted(dropped)
+    elif step.action == OverflowStep.Action.ADD_QUEUE:
+        scope["queues"] = sorted(set(scope.get("queues", [])) | {step.target_queue_id})
+        detail["queue"] = step.target_queue.name
+    elif step.action == OverflowStep.Action.ADD_TEAM:
+        scope["teams"] = sorted(set(scope.get("teams", [])) | {step.target_team_id})
+        detail["team"] = step.target_team.name
+    else:
+        scope["anyone"] = True
+    case.overflow = scope
+    record(case=case, kind=CaseEvent.Kind.OVERFLOW, now=now, **detail)
 
 
 # --- Offers -------------------------------------------------------------------
@@ -273,36 +535,86 @@ def _accept(*, case: Case, offer: Offer, agent: Agent, now: datetime) -> Case:
     offer.status = Offer.Status.ACCEPTED
     offer.responded_at = now
     offer.save(update_fields=["status", "responded_at"])
+    Agent.objects.filter(pk=agent.pk, missed_offers__gt=0).update(missed_offers=0)
     record(case=case, kind=CaseEvent.Kind.OFFER_ACCEPTED, now=now, agent=agent, offer_id=offer.pk)
     publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=agent.pk, status=offer.status))
     return _assign(case=case, agent=agent, now=now, via=f"offer {offer.pk}")
 
 
+def _assign(*, case: Case, agent: Agent, now: datetime, via: str, actor=None, **data) -> Case:
+    case.status = CaseStatus.ASSIGNED
+    case.assignee = agent
+    if case.first_assigned_at is None:
+        case.first_assigned_at = now
+    case.save(update_fields=["status", "assignee", "first_assigned_at", "updated_at"])
+    Agent.objects.filter(pk=agent.pk, idle_since__isnull=False).update(idle_since=None)
+    record(case=case, kind=CaseEvent.Kind.ASSIGNED, now=now, agent=agent, actor=actor, via=via, **data)
+    publish_on_commit(CaseAssigned(case_id=case.pk, agent_id=agent.pk, queue_id=case.queue_id))
+    publish_on_commit(_status_event(case))
+    return case
+
+
+def decline_reasons() -> list[str]:
+    return list(DeclineReason.objects.filter(is_active=True).values_list("label", flat=True))
+
+
 def decline_offer(*, offer_id: int, agent: Agent, reason: str, now: datetime) -> Offer:
+    """Decline with a reason; when admins configured a list of reasons, the
+    reason must be one of them."""
+    reason = (reason or "").strip()
+    allowed = decline_reasons()
+    if allowed and reason not in allowed:
+        raise Invalid(f"reason must be one of: {', '.join(allowed)}")
     with transaction.atomic():
         case, offer = _lock_offer(offer_id=offer_id, agent=agent)
         if offer.status != Offer.Status.PENDING:
             raise OfferUnavailable(f"offer {offer_id} is {offer.status}")
-        _close_offer(case=case, offer=offer, status=Offer.Status.DECLINED, now=now, reason=(reason or "")[:200])
+        Agent.objects.filter(pk=agent.pk, missed_offers__gt=0).update(missed_offers=0)
+        _close_offer(case=case, offer=offer, status=Offer.Status.DECLINED, now=now, reason=reason[:200])
     return offer
 
 
 def _close_offer(*, case: Case, offer: Offer, status: str, now: datetime, reason: str = "") -> None:
-    """Decline or time out: the case waits again, without this agent."""
+    """Decline, time out or cancel: the case waits again, without this agent."""
+    from routing.tasks import route_agent as route_agent_task
     from routing.tasks import route_case as route_case_task
 
     offer.status = status
     offer.responded_at = now
     offer.decline_reason = reason
     offer.save(update_fields=["status", "responded_at", "decline_reason"])
-    kind = CaseEvent.Kind.OFFER_DECLINED if status == Offer.Status.DECLINED else CaseEvent.Kind.OFFER_TIMED_OUT
-    record(case=case, kind=kind, now=now, agent=offer.agent, offer_id=offer.pk, reason=reason)
+    kind = {
+        Offer.Status.DECLINED: CaseEvent.Kind.OFFER_DECLINED,
+        Offer.Status.TIMED_OUT: CaseEvent.Kind.OFFER_TIMED_OUT,
+    }.get(status)
+    if kind is not None:
+        record(case=case, kind=kind, now=now, agent=offer.agent, offer_id=offer.pk, reason=reason)
     publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, status=status))
     if case.status == CaseStatus.OFFERED:
         case.status = CaseStatus.QUEUED
         case.save(update_fields=["status", "updated_at"])
         publish_on_commit(_status_event(case))
         background.enqueue(route_case_task, case_id=case.pk)
+    if status == Offer.Status.DECLINED:
+        background.enqueue(route_agent_task, agent_id=offer.agent_id)
+
+
+def _missed(*, agent_id: int, now: datetime, settings: RoutingSettings) -> None:
+    """Count a missed offer; after too many in a row, the agent is set away
+    (and told why), so customers stop waiting on someone who is not there."""
+    agent = Agent.objects.select_for_update().get(pk=agent_id)
+    agent.missed_offers += 1
+    fields = ["missed_offers"]
+    limit = settings.missed_offers_limit
+    away = settings.away_status
+    if limit and away is not None and agent.missed_offers >= limit and agent.status_id != away.pk:
+        agent.status = away
+        agent.status_since = now
+        agent.status_reason = f"Set to {away.name} after {agent.missed_offers} missed offers in a row."
+        agent.missed_offers = 0
+        fields += ["status", "status_since", "status_reason"]
+        publish_on_commit(AgentChanged(agent_id=agent.pk))
+    agent.save(update_fields=fields)
 
 
 def expire_offers(*, now: datetime, limit: int = 500) -> int:
@@ -314,6 +626,9 @@ def expire_offers(*, now: datetime, limit: int = 500) -> int:
         .order_by("expires_at")
         .values_list("pk", "case_id")[:limit]
     )
+    if not due:
+        return 0
+    settings = RoutingSettings.current()
     expired = 0
     for offer_id, case_id in due:
         with transaction.atomic():
@@ -323,6 +638,188 @@ def expire_offers(*, now: datetime, limit: int = 500) -> int:
             offer = Offer.objects.select_for_update(of=("self",)).select_related("agent").get(pk=offer_id)
             if offer.status != Offer.Status.PENDING or offer.expires_at > now:
                 continue
+            _missed(agent_id=offer.agent_id, now=now, settings=settings)
             _close_offer(case=case, offer=offer, status=Offer.Status.TIMED_OUT, now=now)
             expired += 1
     return expired
+
+
+# --- After assignment: response timer, wrap-up ---------------------------------
+
+
+def check_first_replies(*, now: datetime, limit: int = 500) -> int:
+    """The response timer: an assigned case whose customer has waited longer
+    than its queue allows for the agent's first reply is escalated to
+    supervisors, or returned to the queue (without that agent), as the queue
+    says. Each case is handled once."""
+    acted = 0
+    for queue in Queue.objects.filter(first_reply_minutes__gt=0):
+        overdue = list(
+            Case.objects.filter(
+                queue=queue,
+                status=CaseStatus.ASSIGNED,
+                first_response_at__isnull=True,
+                escalated_at__isnull=True,
+                first_assigned_at__lte=now - timedelta(minutes=queue.first_reply_minutes),
+            ).values_list("pk", flat=True)[:limit]
+        )
+        for case_id in overdue:
+            with transaction.atomic():
+                case = (
+                    Case.objects.select_for_update(skip_locked=True)
+                    .filter(pk=case_id, status=CaseStatus.ASSIGNED, first_response_at__isnull=True)
+                    .first()
+                )
+                if case is None or case.escalated_at is not None:
+                    continue
+                reason = f"no first reply within {queue.first_reply_minutes} min"
+                case.escalated_at = now
+                case.save(update_fields=["escalated_at", "updated_at"])
+                publish_on_commit(CaseEscalated(case_id=case.pk, queue_id=case.queue_id, reason=reason))
+                if queue.first_reply_action == "requeue":
+                    agent_id = case.assignee_id
+                    record(case=case, kind=CaseEvent.Kind.RETURNED, now=now, agent_id=agent_id, reason=reason)
+                    _release(case, agent_id)
+                    queue_case(case=case, now=now, excluded_agent_id=agent_id)
+                else:
+                    record(case=case, kind=CaseEvent.Kind.ESCALATED, now=now, reason=reason)
+                acted += 1
+    return acted
+
+
+def _release(case: Case, agent_id: int | None) -> None:
+    """The agent no longer holds the case: it may pull other work."""
+    from routing.tasks import route_agent as route_agent_task
+
+    if agent_id is not None:
+        background.enqueue(route_agent_task, agent_id=agent_id)
+
+
+def end_wrap_up(*, case_id: int, agent: Agent | None, now: datetime) -> Case:
+    """The agent finished after-contact work (or its time limit passed, with
+    ``agent`` None): the case is resolved and the capacity frees."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        if agent is not None and case.assignee_id != agent.pk:
+            raise NotAllowed(f"case {case_id} is not yours")
+        if case.status != CaseStatus.WRAP_UP:
+            raise NotAllowed(f"case {case_id} is {case.status}, not in wrap-up")
+        case.status = CaseStatus.RESOLVED
+        case.wrap_up_until = None
+        case.save(update_fields=["status", "wrap_up_until", "updated_at"])
+        record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=case.assignee, wrap_up_ended=True)
+        publish_on_commit(_status_event(case))
+        _became_free(case.assignee_id, now)
+        _release(case, case.assignee_id)
+    return case
+
+
+def end_due_wrap_ups(*, now: datetime, limit: int = 500) -> int:
+    due = list(
+        Case.objects.filter(status=CaseStatus.WRAP_UP, wrap_up_until__lte=now).values_list("pk", flat=True)[:limit]
+    )
+    ended = 0
+    for case_id in due:
+        try:
+            end_wrap_up(case_id=case_id, agent=None, now=now)
+            ended += 1
+        except DomainError:
+            continue  # ended by the agent meanwhile
+    return ended
+
+
+def _became_free(agent_id: int | None, now: datetime) -> None:
+    """Start the agent's idle clock when it holds nothing any more."""
+    if agent_id is None:
+        return
+    if not Case.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES).exists():
+        Agent.objects.filter(pk=agent_id, idle_since__isnull=True).update(idle_since=now)
+
+
+# --- Supervisors: assign, reassign, transfer ------------------------------------
+
+
+def assign_case(*, case_id: int, agent_id: int, now: datetime, actor=None, force: bool = False) -> Case:
+    """A supervisor gives an open case to an agent (also one held by another
+    agent: a reassignment). The agent's status, skills and capacity are
+    respected unless ``force``, which is recorded on the timeline."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        if case.status not in OPEN_STATUSES or case.status == CaseStatus.NEW:
+            raise NotAllowed(f"case {case_id} is {case.status}")
+        agent = Agent.objects.select_for_update().filter(pk=agent_id, is_active=True).first()
+        if agent is None:
+            raise NotFound(f"no agent {agent_id}")
+        if case.assignee_id == agent.pk:
+            raise NotAllowed(f"case {case_id} is already {agent.display_name}'s")
+        if not force:
+            states = selectors.agent_states(now, [agent.pk])
+            demand = selectors.case_demands([case], now)[0]
+            # The supervisor chooses: a past decline and continuity don't bind them.
+            demand = core.CaseDemand(**{**_fields(demand), "excluded_agents": frozenset(), "open_to_all": True})
+            reason = core.exclusion_reason(demand, states[0]) if states else core.Exclusion.STATUS
+            if reason is not None:
+                raise NotAllowed(f"{agent.display_name} may not take case {case_id} now ({reason}); force to override")
+        previous = case.assignee_id
+        _cancel_pending_offer(case, now)
+        _assign(
+            case=case, agent=agent, now=now, via="supervisor", actor=actor, forced=force, previous_agent_id=previous
+        )
+        if force:
+            record(case=case, kind=CaseEvent.Kind.TRANSFERRED, now=now, agent=agent, actor=actor, forced=True)
+        _release(case, previous)
+    return case
+
+
+def transfer_to_queue(*, case_id: int, queue_id: int, now: datetime, actor=None) -> Case:
+    """Move an open case to another queue: it waits there with that queue's
+    skills and is routed again; the agent who held it is freed."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("customer").filter(pk=case_id).first()
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        if case.status not in OPEN_STATUSES or case.status == CaseStatus.NEW:
+            raise NotAllowed(f"case {case_id} is {case.status}")
+        queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
+        if queue is None:
+            raise NotFound(f"no active queue {queue_id}")
+        previous_agent, previous_queue = case.assignee_id, case.queue
+        _cancel_pending_offer(case, now)
+        case.queue = queue
+        case.units = queue.case_units
+        case.overflow_level = 0
+        case.overflow = {}
+        case.save(update_fields=["queue", "units", "overflow_level", "overflow", "updated_at"])
+        keep = {
+            cs.skill_id: (cs.min_proficiency, cs.optional)
+            for cs in CaseSkill.objects.filter(case=case, skill__kind=Skill.Kind.LANGUAGE)
+        }
+        _set_case_skills(case, {**keep, **_required_skills(queue, None)})
+        record(
+            case=case,
+            kind=CaseEvent.Kind.TRANSFERRED,
+            now=now,
+            actor=actor,
+            from_queue=previous_queue.name if previous_queue else None,
+            to_queue=queue.name,
+        )
+        queue_case(case=case, now=now)
+        _release(case, previous_agent)
+    return case
+
+
+def _cancel_pending_offer(case: Case, now: datetime) -> None:
+    offer = Offer.objects.select_for_update().filter(case=case, status=Offer.Status.PENDING).first()
+    if offer is not None:
+        offer.status = Offer.Status.CANCELLED
+        offer.responded_at = now
+        offer.save(update_fields=["status", "responded_at"])
+        publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, status=offer.status))
+
+
+def _fields(demand: core.CaseDemand) -> dict:
+    return {name: getattr(demand, name) for name in core.CaseDemand.__slots__}

@@ -25,4 +25,7 @@ def tick() -> None:
     now = timezone.now()
     retry_stale_events(now=now)
     services.expire_offers(now=now)
+    services.end_due_wrap_ups(now=now)
+    services.check_first_replies(now=now)
+    services.apply_overflow(now=now)
     services.route_waiting(now=now)

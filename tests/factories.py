@@ -114,13 +114,23 @@ def queued_case(
     priority: int = 3,
     tier: str = "standard",
     at=None,
+    units: int = 1,
+    may_interrupt: bool = False,
+    optional: tuple[str, ...] = (),
+    customer_obj=None,
+    sla_due_at=None,
 ):
-    """A case waiting for an agent, as the connector layer leaves it."""
+    """A case waiting for an agent, as the connector layer leaves it (its
+    rank computed as ``routing.services.queue_case`` does). ``customer_obj``:
+    an existing customer (its tier wins over ``tier``)."""
     from cases.models import Case, CaseSkill, CaseStatus
+    from routing.services import rank_of
 
     now = at or timezone.now()
-    obj = Case.objects.create(
-        customer=customer(tier=tier),
+    if customer_obj is not None:
+        tier = customer_obj.tier
+    obj = Case(
+        customer=customer_obj if customer_obj is not None else customer(tier=tier),
         channel=channel,
         channel_kind=channel.kind,
         thread_key=f"t-{next(_seq)}",
@@ -129,8 +139,48 @@ def queued_case(
         queue=queue if queue is not None else channel.default_queue,
         created_at=now,
         queued_at=now,
+        units=units,
+        may_interrupt=may_interrupt,
+        sla_due_at=sla_due_at,
     )
+    obj.route_rank = rank_of(obj, tier=tier)
+    obj.save()
     for skill_name, level in (skills or {}).items():
         code = skill_name.split("-", 1)[1] if skill_name.startswith("lang-") else ""
-        CaseSkill.objects.create(case=obj, skill=skill(skill_name, language_code=code), min_proficiency=level)
+        CaseSkill.objects.create(
+            case=obj,
+            skill=skill(skill_name, language_code=code),
+            min_proficiency=level,
+            optional=skill_name in optional,
+        )
     return obj
+
+
+def held_case(
+    channel: Channel,
+    agent: Agent,
+    *,
+    status: str = "assigned",
+    units: int = 1,
+    customer_obj=None,
+    queue: Queue | None = None,
+    at=None,
+    resolved_at=None,
+):
+    """A case an agent holds (assigned, waiting, wrap-up) or held (resolved)."""
+    from cases.models import Case
+
+    now = at or timezone.now()
+    return Case.objects.create(
+        customer=customer_obj if customer_obj is not None else customer(),
+        channel=channel,
+        channel_kind=channel.kind,
+        thread_key=f"t-{next(_seq)}",
+        status=status,
+        queue=queue if queue is not None else channel.default_queue,
+        assignee=agent,
+        created_at=now,
+        first_assigned_at=now,
+        resolved_at=resolved_at,
+        units=units,
+    )

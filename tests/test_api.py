@@ -43,6 +43,7 @@ def _case(world: World, *, queue: Queue | None, status: str = CaseStatus.QUEUED,
         status=status,
         assignee=assignee,
         created_at=now,
+        route_rank=now if status == CaseStatus.QUEUED else None,
         queued_at=now,
         **f,
     )

@@ -5,10 +5,12 @@ without a database and reused by a simulator. ``routing.services`` loads the
 state from the database, asks this module, and writes the decision back.
 """
 
-from routing.core.choose import choose_agent, exclusion_reason, rank_cases
+from routing.core.choose import AgentPool, choose_agent, exclusion_reason, plan, rank_cases, score, serves
+from routing.core.rank import level, rank
 from routing.core.state import AgentState, CaseDemand, Decision, Exclusion, Selection
 
 __all__ = [
+    "AgentPool",
     "AgentState",
     "CaseDemand",
     "Decision",
@@ -16,5 +18,10 @@ __all__ = [
     "Selection",
     "choose_agent",
     "exclusion_reason",
+    "level",
+    "plan",
+    "rank",
     "rank_cases",
+    "score",
+    "serves",
 ]

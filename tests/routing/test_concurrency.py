@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
-from django.db.models import Count, F
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from agents.models import Agent, AgentCapacity
@@ -62,7 +62,7 @@ def test_routers_in_parallel_keep_every_promise():
     absent = [factories.agent(f"absent{i}", present=False, capacity={"api": 5}) for i in range(2)]
     for _ in range(250):
         skills = rng.choice([{}, {"lang-es": rng.randint(1, 5)}, {"billing": rng.randint(1, 4)}])
-        factories.queued_case(chan, skills=skills, priority=rng.randint(1, 4))
+        factories.queued_case(chan, skills=skills, priority=rng.randint(1, 4), units=rng.choice([1, 1, 1, 2]))
     togglers = agents[:3]
     growers = agents[3:6]
     errors: list[Exception] = []
@@ -71,8 +71,11 @@ def test_routers_in_parallel_keep_every_promise():
     def router(seed: int):
         local = random.Random(seed)
         for _ in range(ROUNDS):
-            if local.random() < 0.5:
+            roll = local.random()
+            if roll < 0.4:
                 services.route_waiting(now=timezone.now(), limit=20)
+            elif roll < 0.6:  # an agent pulls work (the other direction)
+                services.route_agent(agent_id=local.choice(agents).pk, now=timezone.now())
             else:
                 ids = list(Case.objects.filter(status=CaseStatus.QUEUED).values_list("pk", flat=True)[:50])
                 for case_id in local.sample(ids, min(5, len(ids))):
@@ -140,10 +143,10 @@ def test_routers_in_parallel_keep_every_promise():
     # each case was accepted at most once
     accepted = Offer.objects.filter(status=Offer.Status.ACCEPTED).values("case_id").annotate(n=Count("id"))
     assert all(row["n"] == 1 for row in accepted)
-    # capacity: held plus pending never over the agent's channel and total capacity
+    # capacity: units held plus pending never over the agent's channel and total capacity
     for agent in Agent.objects.prefetch_related("capacities"):
-        held = Case.objects.filter(assignee=agent, status__in=HELD_STATUSES).count()
-        offers = Offer.objects.filter(agent=agent, status=Offer.Status.PENDING).count()
+        held = Case.objects.filter(assignee=agent, status__in=HELD_STATUSES).aggregate(u=Sum("units"))["u"] or 0
+        offers = Offer.objects.filter(agent=agent, status=Offer.Status.PENDING).aggregate(u=Sum("units"))["u"] or 0
         cap = {c.channel_kind: c.units for c in agent.capacities.all()}
         assert held + offers <= cap.get("api", 0), agent
         assert held + offers <= agent.capacity_total, agent

@@ -1,139 +1,270 @@
-"""The pure routing decision, property-tested without a database."""
+"""The pure routing core, property-tested over random agents, skills,
+capacities and cases: every decision is eligible, nothing goes over
+capacity, the indexed pool decides exactly as the plain scan, and the
+case order ages so nothing starves."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.core import AgentState, CaseDemand, Exclusion, Selection, choose_agent, exclusion_reason, rank_cases
+from routing.core import (
+    AgentPool,
+    AgentState,
+    CaseDemand,
+    Exclusion,
+    Selection,
+    choose_agent,
+    exclusion_reason,
+    level,
+    plan,
+    rank,
+    rank_cases,
+    score,
+)
 
-KINDS = ["web_chat", "email", "sms"]
-SKILLS = ["billing", "tech", "lang-es", "lang-en"]
-
-skill_maps = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=4)
+KINDS = ["web_chat", "email", "sms", "phone"]
+SKILLS = ["lang-es", "lang-en", "billing", "tech"]
 
 
 @st.composite
 def agents(draw, agent_id: int) -> AgentState:
-    kinds = draw(st.frozensets(st.sampled_from(KINDS)))
+    capacity = draw(st.dictionaries(st.sampled_from(KINDS), st.integers(0, 4), max_size=4))
+    load = {k: draw(st.integers(0, 2)) for k in capacity}
     return AgentState(
         agent_id=agent_id,
-        channel_kinds=kinds,
-        free_units={k: draw(st.integers(-2, 3)) for k in KINDS},
-        free_total=draw(st.integers(-2, 5)),
+        channel_kinds=frozenset(draw(st.lists(st.sampled_from(KINDS), max_size=4))),
+        capacity=capacity,
+        capacity_total=draw(st.integers(0, 8)),
+        load=load,
         open_cases=draw(st.integers(0, 6)),
-        skills=draw(skill_maps),
-        queue_ids=draw(st.one_of(st.none(), st.frozensets(st.integers(1, 3)))),
-        idle_since=draw(st.floats(0, 1e6, allow_nan=False)),
+        skills=draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=4)),
+        queue_ids=frozenset(draw(st.lists(st.integers(1, 3), max_size=2))),
+        team_ids=frozenset(draw(st.lists(st.integers(1, 2), max_size=1))),
+        idle_since=draw(st.floats(0, 1000, allow_nan=False)),
+        recent_assignments=draw(st.integers(0, 3)),
     )
 
 
 @st.composite
-def agent_lists(draw):
-    n = draw(st.integers(0, 12))
+def pools(draw, min_size: int = 0) -> list[AgentState]:
+    n = draw(st.integers(min_size, 10))
     return [draw(agents(i + 1)) for i in range(n)]
 
 
-cases = st.builds(
-    CaseDemand,
-    case_id=st.integers(1, 1000),
-    channel_kind=st.sampled_from(KINDS),
-    required_skills=skill_maps,
-    queue_id=st.integers(1, 3),
-    queue_open_to_all=st.booleans(),
-    units=st.integers(1, 2),
-    excluded_agents=st.frozensets(st.integers(1, 12), max_size=4),
-)
+@st.composite
+def cases(draw, case_id: int = 1) -> CaseDemand:
+    return CaseDemand(
+        case_id=case_id,
+        channel_kind=draw(st.sampled_from(KINDS)),
+        required_skills=draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=2)),
+        queue_ids=frozenset(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2))),
+        team_ids=frozenset(draw(st.lists(st.integers(1, 2), max_size=1))),
+        open_to_all=draw(st.booleans()),
+        units=draw(st.integers(1, 3)),
+        may_interrupt=draw(st.booleans()),
+        excluded_agents=frozenset(draw(st.lists(st.integers(1, 10), max_size=2))),
+        preferred_agent_id=draw(st.none() | st.integers(1, 10)),
+        selection=draw(st.sampled_from(list(Selection))),
+        fair_cap=draw(st.none() | st.integers(1, 3)),
+        rank=draw(st.floats(0, 1000, allow_nan=False)),
+    )
 
 
-@settings(max_examples=300, deadline=None)
-@given(case=cases, pool=agent_lists(), selection=st.sampled_from(list(Selection)))
-def test_chosen_agent_is_always_eligible(case, pool, selection):
-    decision = choose_agent(case, pool, selection)
+@st.composite
+def backlogs(draw) -> list[CaseDemand]:
+    n = draw(st.integers(0, 12))
+    return [draw(cases(i + 1)) for i in range(n)]
+
+
+@settings(max_examples=300)
+@given(case=cases(), pool=pools())
+def test_a_chosen_agent_is_eligible_and_nobody_is_chosen_only_when_nobody_is(case, pool):
+    decision = choose_agent(case, pool)
+    eligible = [a for a in pool if exclusion_reason(case, a) is None]
     if decision is None:
-        assert all(exclusion_reason(case, a) is not None for a in pool)
+        assert eligible == []
         return
     chosen = next(a for a in pool if a.agent_id == decision.agent_id)
     assert exclusion_reason(case, chosen) is None
-    # presence, capacity, skills, membership and earlier declines all hold
-    assert case.channel_kind in chosen.channel_kinds
-    assert chosen.free_units.get(case.channel_kind, 0) >= case.units and chosen.free_total >= case.units
-    assert all(chosen.skills.get(s, 0) >= m for s, m in case.required_skills.items())
-    assert chosen.agent_id not in case.excluded_agents
+    if decision.continuity:
+        assert chosen.agent_id == case.preferred_agent_id
+    else:
+        # Nobody eligible scores better, and the preferred agent was not eligible.
+        assert all(score(case, chosen) <= score(case, a) for a in eligible)
+        assert case.preferred_agent_id not in {a.agent_id for a in eligible}
 
 
-@settings(max_examples=300, deadline=None)
-@given(case=cases, pool=agent_lists())
-def test_most_available_picks_the_most_free_capacity(case, pool):
-    decision = choose_agent(case, pool, Selection.MOST_AVAILABLE)
-    eligible = [a for a in pool if exclusion_reason(case, a) is None]
-    if not eligible:
-        assert decision is None
-        return
-    best_free = max(a.free_units[case.channel_kind] for a in eligible)
-    chosen = next(a for a in pool if a.agent_id == decision.agent_id)
-    assert chosen.free_units[case.channel_kind] == best_free
+@settings(max_examples=300)
+@given(case=cases(), pool=pools())
+def test_the_indexed_pool_decides_exactly_as_the_plain_scan(case, pool):
+    assert AgentPool(pool).choose(case) == choose_agent(case, pool)
 
 
-@settings(max_examples=200, deadline=None)
-@given(case=cases, pool=agent_lists())
-def test_least_active_picks_fewest_open_cases(case, pool):
-    decision = choose_agent(case, pool, Selection.LEAST_ACTIVE)
-    eligible = [a for a in pool if exclusion_reason(case, a) is None]
-    if eligible:
-        chosen = next(a for a in pool if a.agent_id == decision.agent_id)
-        assert chosen.open_cases == min(a.open_cases for a in eligible)
+@settings(max_examples=300)
+@given(backlog=backlogs(), pool=pools())
+def test_a_planned_batch_keeps_every_promise(backlog, pool):
+    decisions = plan(backlog, pool)
+    by_case = {c.case_id: c for c in backlog}
+    # Each case at most once.
+    assert len({d.case_id for d in decisions}) == len(decisions)
+    # Replaying the decisions in order: each is eligible when it is made, and
+    # so no agent goes over capacity for work that may not interrupt.
+    state = {a.agent_id: a for a in pool}
+    for decision in decisions:
+        case = by_case[decision.case_id]
+        agent = state[decision.agent_id]
+        assert exclusion_reason(case, agent) is None
+        if not case.may_interrupt:
+            assert agent.free_units(case.channel_kind) >= case.units and agent.free_total >= case.units
+        state[agent.agent_id] = agent.with_work(case.channel_kind, case.units)
+    # Nothing left waiting that someone could still take.
+    decided = {d.case_id for d in decisions}
+    for case in backlog:
+        if case.case_id not in decided:
+            assert all(exclusion_reason(case, a) is not None for a in state.values())
 
 
-def _agent(agent_id, **kw):
+def test_a_batch_hands_out_no_more_than_an_agent_has_room_for():
+    agent = _agent(1, capacity={"web_chat": 2}, capacity_total=5)
+    backlog = [_case(case_id=i, rank=float(i)) for i in range(1, 5)]
+    decisions = plan(backlog, [agent])
+    assert [(d.case_id, d.agent_id) for d in decisions] == [(1, 1), (2, 1)]
+
+
+@given(backlog=backlogs(), pool=pools(min_size=1))
+def test_a_batch_serves_cases_in_rank_order(backlog, pool):
+    decisions = plan(backlog, pool)
+    ranked = [c.case_id for c in rank_cases(backlog)]
+    positions = [ranked.index(d.case_id) for d in decisions]
+    assert positions == sorted(positions)
+
+
+def _agent(agent_id: int, **kw) -> AgentState:
     base = {
         "agent_id": agent_id,
         "channel_kinds": frozenset(["web_chat"]),
-        "free_units": {"web_chat": 2},
-        "free_total": 4,
-        "open_cases": 0,
+        "capacity": {"web_chat": 2},
+        "capacity_total": 3,
         "skills": {"lang-es": 3},
-        "queue_ids": None,
-        "idle_since": 100.0,
+        "queue_ids": frozenset([7]),
     }
     base.update(kw)
     return AgentState(**base)
 
 
+def _case(**kw) -> CaseDemand:
+    base = {
+        "case_id": 1,
+        "channel_kind": "web_chat",
+        "required_skills": {"lang-es": 2},
+        "queue_ids": frozenset([7]),
+        "open_to_all": False,
+    }
+    base.update(kw)
+    return CaseDemand(**base)
+
+
 def test_each_exclusion_reason_is_named():
-    case = CaseDemand(
-        case_id=1,
-        channel_kind="web_chat",
-        required_skills={"lang-es": 4},
-        queue_id=7,
-        queue_open_to_all=False,
-        excluded_agents=frozenset([5]),
-    )
+    case = _case(excluded_agents=frozenset([5]), fair_cap=2)
     assert exclusion_reason(case, _agent(1, channel_kinds=frozenset(["email"]))) is Exclusion.STATUS
-    assert exclusion_reason(case, _agent(5, skills={"lang-es": 5}, queue_ids=frozenset([7]))) is Exclusion.DECLINED
+    assert exclusion_reason(case, _agent(5)) is Exclusion.DECLINED
     assert exclusion_reason(case, _agent(2, queue_ids=frozenset([3]))) is Exclusion.MEMBERSHIP
-    assert exclusion_reason(case, _agent(3, skills={}, queue_ids=frozenset([7]))) is Exclusion.SKILL
-    assert exclusion_reason(case, _agent(4, queue_ids=frozenset([7]))) is Exclusion.PROFICIENCY
-    full = _agent(6, skills={"lang-es": 5}, queue_ids=frozenset([7]), free_units={"web_chat": 0})
-    assert exclusion_reason(case, full) is Exclusion.CAPACITY
-    busy = _agent(8, skills={"lang-es": 5}, queue_ids=frozenset([7]), free_total=0)
-    assert exclusion_reason(case, busy) is Exclusion.CAPACITY
-    ok = _agent(9, skills={"lang-es": 4}, queue_ids=frozenset([7]))
-    assert exclusion_reason(case, ok) is None
+    assert exclusion_reason(case, _agent(3, skills={})) is Exclusion.SKILL
+    assert exclusion_reason(case, _agent(4, skills={"lang-es": 1})) is Exclusion.PROFICIENCY
+    assert exclusion_reason(case, _agent(6, load={"web_chat": 2})) is Exclusion.CAPACITY
+    assert exclusion_reason(case, _agent(7, load={"email": 3}, capacity={"web_chat": 2, "email": 3})) is (
+        Exclusion.CAPACITY
+    )
+    assert exclusion_reason(case, _agent(8, recent_assignments=2)) is Exclusion.FAIR_CAP
+    assert exclusion_reason(case, _agent(9, recent_assignments=1)) is None
+
+
+def test_membership_through_a_team_or_an_overflow_queue():
+    case = _case(team_ids=frozenset([4]))
+    assert exclusion_reason(case, _agent(1, queue_ids=frozenset(), team_ids=frozenset([4]))) is None
+    assert exclusion_reason(case, _agent(2, queue_ids=frozenset(), team_ids=frozenset([5]))) is Exclusion.MEMBERSHIP
+    widened = _case(queue_ids=frozenset([7, 8]))
+    assert exclusion_reason(widened, _agent(3, queue_ids=frozenset([8]))) is None
+    assert exclusion_reason(_case(open_to_all=True), _agent(4, queue_ids=frozenset())) is None
+
+
+def test_weighted_units_and_interrupts():
+    call = _case(channel_kind="phone", required_skills={}, units=3)
+    agent = _agent(1, channel_kinds=frozenset(["phone", "web_chat"]), capacity={"phone": 3, "web_chat": 2})
+    assert exclusion_reason(call, agent) is None
+    busy = agent.with_work("web_chat", 1)  # one chat: the call no longer fits in the total of 3
+    assert exclusion_reason(call, busy) is Exclusion.CAPACITY
+    urgent = _case(channel_kind="phone", required_skills={}, units=3, may_interrupt=True)
+    assert exclusion_reason(urgent, busy) is None
+    # An interrupt still needs the channel enabled and the skills.
+    assert exclusion_reason(urgent, _agent(2)) is Exclusion.STATUS
+
+
+def test_selection_rules_pick_as_named():
+    free = _agent(1, load={"web_chat": 0}, open_cases=2, idle_since=50.0, capacity={"web_chat": 3})
+    active = _agent(2, load={"web_chat": 1}, open_cases=0, idle_since=90.0, capacity={"web_chat": 3})
+    idle = _agent(3, load={"web_chat": 1}, open_cases=1, idle_since=10.0, capacity={"web_chat": 3})
+    pool = [free, active, idle]
+    assert choose_agent(_case(selection=Selection.MOST_AVAILABLE), pool).agent_id == 1
+    assert choose_agent(_case(selection=Selection.LEAST_ACTIVE), pool).agent_id == 2
+    assert choose_agent(_case(selection=Selection.LONGEST_IDLE), pool).agent_id == 3
 
 
 def test_ties_go_to_higher_proficiency_then_longest_idle():
-    case = CaseDemand(case_id=1, channel_kind="web_chat", required_skills={"lang-es": 1})
+    case = _case(required_skills={"lang-es": 1})
     low = _agent(1, skills={"lang-es": 2}, idle_since=10.0)
-    high = _agent(2, skills={"lang-es": 5}, idle_since=50.0)
+    high = _agent(2, skills={"lang-es": 5}, idle_since=99.0)
     assert choose_agent(case, [low, high]).agent_id == 2
     early = _agent(3, skills={"lang-es": 5}, idle_since=5.0)
     assert choose_agent(case, [low, high, early]).agent_id == 3
 
 
-def test_cases_rank_by_queue_priority_then_priority_then_vip_then_wait():
-    a = CaseDemand(case_id=1, channel_kind="email", queue_priority=3, priority=1, waiting_since=1.0)
-    b = CaseDemand(case_id=2, channel_kind="email", queue_priority=2, priority=4, waiting_since=9.0)
-    c = CaseDemand(case_id=3, channel_kind="email", queue_priority=3, priority=1, vip=True, waiting_since=5.0)
-    d = CaseDemand(case_id=4, channel_kind="email", queue_priority=3, priority=1, waiting_since=0.5)
-    assert [x.case_id for x in rank_cases([a, b, c, d])] == [2, 3, 4, 1]
+def test_continuity_prefers_the_last_agent_only_while_eligible():
+    best = _agent(1, capacity={"web_chat": 5}, capacity_total=5)
+    last = _agent(2)
+    decision = choose_agent(_case(preferred_agent_id=2), [best, last])
+    assert decision.agent_id == 2 and decision.continuity
+    full = _agent(2, load={"web_chat": 2})
+    decision = choose_agent(_case(preferred_agent_id=2), [best, full])
+    assert decision.agent_id == 1 and not decision.continuity
+
+
+def test_rank_orders_by_queue_priority_then_priority_then_tier_then_wait():
+    def r(qp, p, vip, at):
+        return rank(queued_at=at, queue_priority=qp, priority=p, vip=vip, aging_seconds=300)
+
+    arrived = 1_000_000.0
+    assert r(1, 4, False, arrived) < r(2, 1, True, arrived)  # queue priority first
+    assert r(3, 1, False, arrived) < r(3, 2, True, arrived)  # then case priority
+    assert r(3, 2, True, arrived) < r(3, 2, False, arrived)  # then VIP
+    assert r(3, 2, False, arrived) < r(3, 2, False, arrived + 1)  # then who waited longer
+    assert level(queue_priority=1, priority=1, vip=True) == 0
+    assert level(queue_priority=5, priority=4, vip=False) == 39
+
+
+@given(
+    qp=st.integers(1, 5),
+    p=st.integers(1, 4),
+    vip=st.booleans(),
+    aging=st.integers(1, 3600),
+    at=st.floats(0, 1e9, allow_nan=False),
+)
+def test_aging_bounds_how_long_any_case_can_be_overtaken(qp, p, vip, aging, at):
+    # No starvation: a case is served before every case that arrives more
+    # than 39 aging steps after it, whatever their priorities.
+    mine = rank(queued_at=at, queue_priority=qp, priority=p, vip=vip, aging_seconds=aging)
+    later = rank(queued_at=at + 39 * aging + 1, queue_priority=1, priority=1, vip=True, aging_seconds=aging)
+    assert mine < later
+
+
+def test_an_sla_due_time_moves_a_case_forward_never_back():
+    plain = rank(queued_at=100.0, queue_priority=3, priority=3, vip=False, aging_seconds=300)
+    due_soon = rank(queued_at=100.0, queue_priority=3, priority=3, vip=False, aging_seconds=300, sla_due_at=200.0)
+    due_late = rank(queued_at=100.0, queue_priority=3, priority=3, vip=False, aging_seconds=300, sla_due_at=1e9)
+    assert due_soon == 200.0 < plain == due_late
+
+
+def test_rank_cases_breaks_ties_by_id():
+    a, b, c = _case(case_id=3, rank=5.0), _case(case_id=1, rank=5.0), _case(case_id=2, rank=1.0)
+    assert [x.case_id for x in rank_cases([a, b, c])] == [2, 1, 3]
