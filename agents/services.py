@@ -58,7 +58,9 @@ def set_status(*, agent_id: int, status_id: int, now: datetime) -> Agent:
         if agent.status_id != status.pk:
             agent.status = status
             agent.status_since = now
-            agent.save(update_fields=["status", "status_since"])
+            agent.status_reason = ""  # the agent chose it
+            agent.missed_offers = 0
+            agent.save(update_fields=["status", "status_since", "status_reason", "missed_offers"])
             publish_on_commit(AgentChanged(agent_id=agent.pk))
             if status.channel_kinds:
                 background.enqueue(route_agent, agent_id=agent.pk)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from agents.models import Agent, PresenceStatus
 from cases.models import HELD_STATUSES, Case, Message
 from routing import selectors as routing_selectors
+from routing import services as routing_services
 from routing.models import Offer
 
 
@@ -29,6 +30,7 @@ def offer_payload(offer: Offer) -> dict:
         "vip": case.customer.tier == "vip",
         "queue": case.queue.name if case.queue_id else None,
         "priority": case.priority,
+        "units": offer.units,
         "subject": case.subject,
         "preview": (first.text[:200] if first else ""),
         "created_at": _iso(offer.created_at),
@@ -59,6 +61,7 @@ def case_payload(case: Case, *, with_messages: bool = False) -> dict:
         "customer_id": case.customer_id,
         "queue": case.queue.name if case.queue_id else None,
         "priority": case.priority,
+        "units": case.units,
         "assignee_id": case.assignee_id,
         "language": case.language,
         "created_at": _iso(case.created_at),
@@ -82,6 +85,7 @@ def agent_payload(agent: Agent, now: datetime | None = None) -> dict:
         "status": agent.status.name if agent.status_id else None,
         "channel_kinds": list(agent.status.channel_kinds) if agent.status_id else [],
         "present": agent.is_present(now),
+        "status_reason": agent.status_reason,
         "capacity_total": agent.capacity_total,
         "capacities": {c.channel_kind: c.units for c in agent.capacities.all()},
         "load": dict(load),
@@ -102,4 +106,5 @@ def agent_snapshot(agent_id: int) -> dict:
         ],
         "offers": [offer_payload(o) for o in routing_selectors.pending_offers_for(agent)],
         "cases": [case_payload(c) for c in cases],
+        "decline_reasons": routing_services.decline_reasons(),
     }

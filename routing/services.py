@@ -610,7 +610,8 @@ def _missed(*, agent_id: int, now: datetime, settings: RoutingSettings) -> None:
     if limit and away is not None and agent.missed_offers >= limit and agent.status_id != away.pk:
         agent.status = away
         agent.status_since = now
-        agent.status_reason = f"Set to {away.name} after {agent.missed_offers} missed offers in a row."
+        missed = f"{agent.missed_offers} missed offer{'s' if agent.missed_offers != 1 else ''}"
+        agent.status_reason = f"Set to {away.name} after {missed} in a row."
         agent.missed_offers = 0
         fields += ["status", "status_since", "status_reason"]
         publish_on_commit(AgentChanged(agent_id=agent.pk))
@@ -756,6 +757,9 @@ def assign_case(*, case_id: int, agent_id: int, now: datetime, actor=None, force
             raise NotFound(f"no agent {agent_id}")
         if case.assignee_id == agent.pk:
             raise NotAllowed(f"case {case_id} is already {agent.display_name}'s")
+        # Cancel a pending offer first, so the unit it holds (perhaps on this
+        # very agent) does not count against them; a refusal rolls it back.
+        _cancel_pending_offer(case, now)
         if not force:
             states = selectors.agent_states(now, [agent.pk])
             demand = selectors.case_demands([case], now)[0]
@@ -765,12 +769,9 @@ def assign_case(*, case_id: int, agent_id: int, now: datetime, actor=None, force
             if reason is not None:
                 raise NotAllowed(f"{agent.display_name} may not take case {case_id} now ({reason}); force to override")
         previous = case.assignee_id
-        _cancel_pending_offer(case, now)
         _assign(
             case=case, agent=agent, now=now, via="supervisor", actor=actor, forced=force, previous_agent_id=previous
         )
-        if force:
-            record(case=case, kind=CaseEvent.Kind.TRANSFERRED, now=now, agent=agent, actor=actor, forced=True)
         _release(case, previous)
     return case
 

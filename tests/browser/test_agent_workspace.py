@@ -209,3 +209,50 @@ def test_anonymous_visitor_is_sent_to_the_login_page(page: Page, asgi_server):
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/agent/$"))
     assert response is not None and response.ok
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_configured_decline_reasons_are_offered_as_a_choice(page: Page, asgi_server, db_thread):
+    from routing.models import DeclineReason
+
+    def world():
+        DeclineReason.objects.create(label="Wrong language", order=1)
+        DeclineReason.objects.create(label="Needs another team", order=2)
+        return web_channel_and_agent()
+
+    channel, _ = db_thread(world)
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-1"))
+    offer = page.locator("#offers .offer")
+    expect(offer).to_have_count(1)
+    offer.get_by_role("button", name="Decline").click()
+    choice = offer.get_by_label("Decline reason")
+    expect(choice.locator("option")).to_have_text(["Wrong language", "Needs another team"])
+    choice.select_option("Needs another team")
+    offer.get_by_role("button", name="Confirm decline").click()
+    expect(page.locator("#offers")).to_contain_text("No offers right now.")
+
+    declined = db_thread(Offer.objects.get)
+    assert declined.status == Offer.Status.DECLINED
+    assert declined.decline_reason == "Needs another team"
+
+
+def test_an_agent_set_away_for_missed_offers_is_told_why(page: Page, asgi_server, db_thread):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from routing import services
+    from routing.models import RoutingSettings
+
+    def world():
+        away = factories.status("On a break", [])
+        RoutingSettings.objects.create(missed_offers_limit=1, away_status=away)
+        return web_channel_and_agent()
+
+    channel, _ = db_thread(world)
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-1"))
+    expect(page.locator("#offers .offer")).to_have_count(1)
+    db_thread(lambda: services.expire_offers(now=timezone.now() + timedelta(minutes=5)))
+    expect(page.locator("#status-reason")).to_have_text("Set to On a break after 1 missed offer in a row.")
+    expect(page.locator("#status option:checked")).to_have_text("On a break (no channels)")

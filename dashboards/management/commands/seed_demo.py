@@ -14,7 +14,7 @@ from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Role
 from connectors.kinds import CHANNEL_KINDS, ChannelKind
 from connectors.models import Channel
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
-from routing.models import Queue, QueueSkill, RoutingRule
+from routing.models import DeclineReason, OverflowStep, Queue, QueueSkill, RoutingRule, RoutingSettings
 
 DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (public demo logins, printed on purpose)
 CHAT_KINDS = ["web_chat", "sms", "whatsapp", "messenger", "instagram", "telegram", "api"]
@@ -86,13 +86,14 @@ class Command(BaseCommand):
         teams["Sales"].supervisors.add(supervisor)
 
         general, _ = Queue.objects.get_or_create(
-            name="General support", defaults={"team": teams["Support"], "priority": 3}
+            name="General support", defaults={"team": teams["Support"], "priority": 3, "continuity_minutes": 120}
         )
         spanish, created = Queue.objects.get_or_create(
             name="Spanish", defaults={"team": teams["Support"], "priority": 2}
         )
         if created:
             QueueSkill.objects.create(queue=spanish, skill=skills["lang-es"], min_proficiency=3)
+        spanish_created = created
         billing, created = Queue.objects.get_or_create(
             name="Billing", defaults={"team": teams["Support"], "priority": 2}
         )
@@ -101,6 +102,15 @@ class Command(BaseCommand):
         sales, created = Queue.objects.get_or_create(name="Sales", defaults={"team": teams["Sales"], "priority": 3})
         if created:
             QueueSkill.objects.create(queue=sales, skill=skills["sales"], min_proficiency=2)
+        if not RoutingSettings.objects.exists():
+            away = next((s for s in statuses.values() if not s.channel_kinds and not s.is_default), None)
+            RoutingSettings.objects.create(missed_offers_limit=3, away_status=away)
+        for order, label in enumerate(["Wrong language", "Needs another team", "Busy with a customer", "Other"]):
+            DeclineReason.objects.get_or_create(label=label, defaults={"order": order})
+        if spanish_created:
+            OverflowStep.objects.create(
+                queue=spanish, after_seconds=120, action=OverflowStep.Action.ADD_QUEUE, target_queue=general
+            )
         Queue.objects.get_or_create(
             name="Email",
             defaults={"team": teams["Support"], "priority": 4, "channel_kinds": ["email"], "auto_accept": True},

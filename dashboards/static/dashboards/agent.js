@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const HEARTBEAT_MS = 25000;
-  const state = { agent: null, statuses: [], offers: new Map(), cases: new Map(), openCaseId: null };
+  const state = { agent: null, statuses: [], declineReasons: [], offers: new Map(), cases: new Map(), openCaseId: null };
   let socket = null;
   let requestSeq = 0;
   let reconnectDelay = 1000;
@@ -89,6 +89,7 @@
     setConnection("live");
     state.agent = snap.agent;
     state.statuses = snap.statuses;
+    state.declineReasons = snap.decline_reasons || [];
     state.offers = new Map(snap.offers.map((o) => [o.id, o]));
     state.cases = new Map(snap.cases.map((c) => [c.id, c]));
     renderAgent(); renderOffers(); renderCases();
@@ -108,6 +109,10 @@
     if (state.agent.status_id) select.value = String(state.agent.status_id);
     const current = state.statuses.find((s) => s.id === state.agent.status_id);
     select.title = current ? `Takes: ${current.channel_kinds.join(", ") || "nothing"}` : "";
+    // Why the status changed when the agent did not change it (missed offers).
+    const reason = $("status-reason");
+    reason.textContent = state.agent.status_reason || "";
+    reason.hidden = !state.agent.status_reason;
     renderLoad();
   }
 
@@ -118,7 +123,7 @@
     if (!state.agent) return;
     const load = {};
     for (const item of [...state.cases.values(), ...state.offers.values()]) {
-      load[item.channel_kind] = (load[item.channel_kind] || 0) + 1;
+      load[item.channel_kind] = (load[item.channel_kind] || 0) + (item.units || 1);
     }
     const parts = Object.entries(state.agent.capacities).map(([kind, cap]) => {
       const used = load[kind] || 0;
@@ -166,13 +171,31 @@
   }
 
   async function decline(offerId) {
+    if (state.declineReasons.length) { chooseDeclineReason(offerId); return; }
     const reason = prompt("Why decline? (optional)") || "";
+    await sendDecline(offerId, reason);
+  }
+
+  async function sendDecline(offerId, reason) {
     try { await send("offer.decline", { offer_id: offerId, reason }); } catch (e) { /* toast shown */ }
     state.offers.delete(offerId); renderOffers();
   }
 
+  // The admin configured the reasons: the agent picks one of them.
+  function chooseDeclineReason(offerId) {
+    const card = document.querySelector(`#offers .offer[data-offer-id="${offerId}"]`);
+    if (!card) return;
+    const select = el("select", { class: "decline-reason", "aria-label": "Decline reason" },
+      ...state.declineReasons.map((label) => el("option", { value: label }, label)));
+    card.querySelector(".actions").replaceChildren(
+      select,
+      el("button", { class: "decline", onclick: () => sendDecline(offerId, select.value) }, "Confirm decline"),
+      el("button", { onclick: () => renderOffers() }, "Cancel"));
+    select.focus();
+  }
+
   function upsertCase(c) {
-    if (c.assignee_id === state.agent.id && (c.status === "assigned" || c.status === "waiting")) {
+    if (c.assignee_id === state.agent.id && ["assigned", "waiting", "wrap_up"].includes(c.status)) {
       state.cases.set(c.id, Object.assign(state.cases.get(c.id) || {}, c));
     } else {
       state.cases.delete(c.id);
