@@ -4,6 +4,7 @@ whatever the number of agents or cases."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,109 +76,159 @@ def routable_agent_ids(now: datetime, agent_ids: Iterable[int] | None = None) ->
 def agent_loads(agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Units each agent holds per channel kind: cases it is assigned (also
     while waiting on the customer and in wrap-up) plus offers it has pending."""
-    ids = list(agent_ids)
+    return _work(list(agent_ids))[0]
+
+
+def _work(ids: list[int] | None) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Loads in units per agent and channel kind, and open items per agent
+    (held cases plus pending offers), in two grouped queries. ``None``: every
+    agent that holds anything."""
     loads: dict[int, dict[str, int]] = defaultdict(dict)
-    if not ids:
-        return loads
-    held = (
-        Case.objects.filter(assignee_id__in=ids, status__in=HELD_STATUSES)
-        .values("assignee_id", "channel_kind")
-        .annotate(units=Sum("units"))
-    )
-    for row in held:
-        load = loads[row["assignee_id"]]
-        load[row["channel_kind"]] = load.get(row["channel_kind"], 0) + row["units"]
-    offered = (
-        Offer.objects.filter(agent_id__in=ids, status=Offer.Status.PENDING)
-        .values("agent_id", "channel_kind")
-        .annotate(units=Sum("units"))
-    )
-    for row in offered:
-        load = loads[row["agent_id"]]
-        load[row["channel_kind"]] = load.get(row["channel_kind"], 0) + row["units"]
-    return loads
-
-
-def _open_cases(ids: list[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
-    for agent_id, n in (
-        Case.objects.filter(assignee_id__in=ids, status__in=HELD_STATUSES)
-        .values_list("assignee_id")
-        .annotate(n=Count("id"))
-    ):
+    if ids is not None and not ids:
+        return loads, counts
+    held = Case.objects.filter(status__in=HELD_STATUSES, assignee__isnull=False)
+    offered = Offer.objects.filter(status=Offer.Status.PENDING)
+    if ids is not None:
+        held = held.filter(assignee_id__in=ids)
+        offered = offered.filter(agent_id__in=ids)
+    rows = list(
+        held.values_list("assignee_id", "channel_kind").annotate(units=Sum("units"), n=Count("id")).order_by()
+    ) + list(offered.values_list("agent_id", "channel_kind").annotate(units=Sum("units"), n=Count("id")).order_by())
+    for agent_id, kind, units, n in rows:
+        load = loads[agent_id]
+        load[kind] = load.get(kind, 0) + units
         counts[agent_id] += n
-    for agent_id, n in (
-        Offer.objects.filter(agent_id__in=ids, status=Offer.Status.PENDING)
-        .values_list("agent_id")
-        .annotate(n=Count("id"))
-    ):
-        counts[agent_id] += n
-    return counts
+    return loads, counts
 
 
-def recent_assignments(ids: list[int], since: datetime) -> dict[int, int]:
+def recent_assignments(ids: list[int] | None, since: datetime) -> dict[int, int]:
     """Offers made to (and cases assigned to) each agent since ``since``,
     for fair distribution; declined and missed offers do not count."""
-    rows = (
-        Offer.objects.filter(agent_id__in=ids, created_at__gte=since)
-        .filter(status__in=[Offer.Status.PENDING, Offer.Status.ACCEPTED])
-        .values_list("agent_id")
-        .annotate(n=Count("id"))
-    )
-    return dict(rows)
+    qs = Offer.objects.filter(created_at__gte=since, status__in=[Offer.Status.PENDING, Offer.Status.ACCEPTED])
+    if ids is not None:
+        qs = qs.filter(agent_id__in=ids)
+    return dict(qs.values_list("agent_id").annotate(n=Count("id")).order_by())
 
 
-def agent_states(
-    now: datetime, agent_ids: Iterable[int] | None = None, *, settings: RoutingSettings | None = None
-) -> list[AgentState]:
-    """The routing state of every routable agent (or of these agents, when
-    they are routable): six queries, whatever the number of agents."""
-    ids = routable_agent_ids(now, agent_ids)
-    if not ids:
-        return []
-    settings = settings or RoutingSettings.current()
-    agents = {
-        row["pk"]: row
-        for row in Agent.objects.filter(pk__in=ids).values(
-            "pk", "capacity_total", "idle_since", "status_since", "status__channel_kinds"
-        )
-    }
-    skills: dict[int, dict[str, int]] = defaultdict(dict)
-    for agent_id, name, level in AgentSkill.objects.filter(agent_id__in=ids).values_list(
-        "agent_id", "skill__name", "proficiency"
-    ):
-        skills[agent_id][name] = level
-    capacity: dict[int, dict[str, int]] = defaultdict(dict)
-    for agent_id, kind, units in AgentCapacity.objects.filter(agent_id__in=ids).values_list(
-        "agent_id", "channel_kind", "units"
-    ):
-        capacity[agent_id][kind] = units
-    teams: dict[int, set[int]] = defaultdict(set)
-    for agent_id, team_id in Agent.teams.through.objects.filter(agent_id__in=ids).values_list("agent_id", "team_id"):
-        teams[agent_id].add(team_id)
-    direct: dict[int, set[int]] = defaultdict(set)
-    for agent_id, queue_id in Queue.agents.through.objects.filter(agent_id__in=ids).values_list("agent_id", "queue_id"):
-        direct[agent_id].add(queue_id)
-    loads = agent_loads(ids)
-    open_cases = _open_cases(ids)
-    recent: dict[int, int] = {}
-    if settings.fair_cap_assignments:
-        recent = recent_assignments(ids, now - timedelta(minutes=settings.fair_cap_window_minutes))
-    states = []
-    for pk in ids:
-        row = agents[pk]
-        idle = row["idle_since"] or row["status_since"]
-        states.append(
-            AgentState(
-                agent_id=pk,
-                channel_kinds=frozenset(row["status__channel_kinds"] or ()),
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What changes rarely about an agent: skills, capacities, memberships."""
+
+    capacity: dict[str, int]
+    skills: dict[str, int]
+    queue_ids: frozenset[int]
+    team_ids: frozenset[int]
+
+
+class _Profiles:
+    """Agents' profiles, kept per process for a few seconds. Planning may use
+    them; the plan that is written is always made again from a fresh read
+    under the agents' locks (``fresh=True``), so a stale profile can cost a
+    better choice for a moment, never a broken promise."""
+
+    ttl = 2.0
+
+    def __init__(self) -> None:
+        self.loaded_at = float("-inf")
+        self.data: dict[int, _Profile] = {}
+
+    def get(self, ids: list[int], *, fresh: bool) -> dict[int, _Profile]:
+        if fresh:
+            return self._load(ids)
+        if time.monotonic() - self.loaded_at > self.ttl:
+            self.data = self._load(None)
+            self.loaded_at = time.monotonic()
+        missing = [pk for pk in ids if pk not in self.data]
+        if missing:
+            self.data.update(self._load(missing))
+        return self.data
+
+    def clear(self) -> None:
+        self.loaded_at = float("-inf")
+        self.data = {}
+
+    @staticmethod
+    def _load(ids: list[int] | None) -> dict[int, _Profile]:
+        def scoped(qs):
+            return qs if ids is None else qs.filter(agent_id__in=ids)
+
+        skills: dict[int, dict[str, int]] = defaultdict(dict)
+        for agent_id, name, level in scoped(AgentSkill.objects.all()).values_list(
+            "agent_id", "skill__name", "proficiency"
+        ):
+            skills[agent_id][name] = level
+        capacity: dict[int, dict[str, int]] = defaultdict(dict)
+        for agent_id, kind, units in scoped(AgentCapacity.objects.all()).values_list(
+            "agent_id", "channel_kind", "units"
+        ):
+            capacity[agent_id][kind] = units
+        teams: dict[int, set[int]] = defaultdict(set)
+        for agent_id, team_id in scoped(Agent.teams.through.objects.all()).values_list("agent_id", "team_id"):
+            teams[agent_id].add(team_id)
+        direct: dict[int, set[int]] = defaultdict(set)
+        for agent_id, queue_id in scoped(Queue.agents.through.objects.all()).values_list("agent_id", "queue_id"):
+            direct[agent_id].add(queue_id)
+        pks = set(ids) if ids is not None else set(Agent.objects.values_list("pk", flat=True))
+        return {
+            pk: _Profile(
                 capacity=capacity.get(pk, {}),
-                capacity_total=row["capacity_total"],
-                load=loads.get(pk, {}),
-                open_cases=open_cases.get(pk, 0),
                 skills=skills.get(pk, {}),
                 queue_ids=frozenset(direct.get(pk, ())),
                 team_ids=frozenset(teams.get(pk, ())),
+            )
+            for pk in pks
+        }
+
+
+profiles = _Profiles()
+
+
+def agent_states(
+    now: datetime,
+    agent_ids: Iterable[int] | None = None,
+    *,
+    settings: RoutingSettings | None = None,
+    fresh: bool = True,
+) -> list[AgentState]:
+    """The routing state of every routable agent (or of these agents, when
+    they are routable). Loads, presence and status are always read now; the
+    profiles (skills, capacities, memberships) come from a short per-process
+    cache unless ``fresh``."""
+    settings = settings or RoutingSettings.current()
+    qs = Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
+    scoped = agent_ids is not None
+    if scoped:
+        qs = qs.filter(pk__in=list(agent_ids))
+    rows = [
+        row
+        for row in qs.values_list("pk", "capacity_total", "idle_since", "status_since", "status__channel_kinds")
+        if row[4]
+    ]
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    profile = profiles.get(ids, fresh=fresh)
+    loads, open_cases = _work(ids if scoped or fresh else None)
+    recent: dict[int, int] = {}
+    if settings.fair_cap_assignments:
+        since = now - timedelta(minutes=settings.fair_cap_window_minutes)
+        recent = recent_assignments(ids if scoped or fresh else None, since)
+    states = []
+    for pk, capacity_total, idle_since, status_since, kinds in rows:
+        p = profile[pk]
+        idle = idle_since or status_since
+        states.append(
+            AgentState(
+                agent_id=pk,
+                channel_kinds=frozenset(kinds),
+                capacity=p.capacity,
+                capacity_total=capacity_total,
+                load=loads.get(pk, {}),
+                open_cases=open_cases.get(pk, 0),
+                skills=p.skills,
+                queue_ids=p.queue_ids,
+                team_ids=p.team_ids,
                 idle_since=idle.timestamp() if idle else 0.0,
                 recent_assignments=recent.get(pk, 0),
             )

@@ -251,16 +251,17 @@ def _lock_waiting(*, limit: int, case_ids=None, after: tuple[datetime, int] | No
 
 
 def _decide(
-    cases: list[Case], now: datetime, *, agent_ids=None
+    cases: list[Case], now: datetime, *, agent_ids=None, info: dict | None = None
 ) -> tuple[list[core.Decision], dict[int, core.CaseDemand], bool]:
-    """Plan, lock the chosen agents in id order, and plan again on their
-    fresh state under the lock. Returns the decisions, the demands by case
-    and whether anyone still has room."""
+    """Plan (on profiles that may be a few seconds old), lock the chosen agents
+    in id order, read their state fresh under the lock and plan again with
+    it. Returns the decisions, the demands by case and whether anyone still
+    has room."""
     settings = RoutingSettings.current()
-    info = selectors.queues()
+    info = info if info is not None else selectors.queues()
     demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
     by_case = {d.case_id: d for d in demands}
-    pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings))
+    pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
     first = core.plan(demands, pool)
     if not first:
         return [], by_case, pool.has_room()
@@ -269,17 +270,24 @@ def _decide(
     fresh = selectors.agent_states(now, chosen, settings=settings)
     decided = [by_case[d.case_id] for d in first]
     final = core.plan(decided, fresh)
+    if len(final) < len(first):
+        # Someone's profile or load moved under us: next time, read it all anew.
+        selectors.profiles.clear()
     return final, by_case, pool.has_room() or len(final) < len(first)
 
 
 def _apply(
-    cases: dict[int, Case], decisions: list[core.Decision], demands: dict[int, core.CaseDemand], now: datetime
+    cases: dict[int, Case],
+    decisions: list[core.Decision],
+    demands: dict[int, core.CaseDemand],
+    now: datetime,
+    info: dict | None = None,
 ) -> list[Offer | Case]:
     """Write a batch of decisions: offers (or assignments where the queue
     auto-accepts), case statuses, the timeline, and events after commit."""
     if not decisions:
         return []
-    info = selectors.queues()
+    info = info if info is not None else selectors.queues()
     agents = Agent.objects.in_bulk([d.agent_id for d in decisions])
     offers: list[Offer] = []
     assigned: list[Case] = []
@@ -365,8 +373,9 @@ def route_batch(
         cases = _lock_waiting(limit=limit, case_ids=case_ids, after=after)
         if not cases:
             return BatchResult(routed=[], examined=0, last_key=None, room_left=True)
-        decisions, demands, room_left = _decide(cases, now)
-        routed = _apply({c.pk: c for c in cases}, decisions, demands, now)
+        info = selectors.queues()
+        decisions, demands, room_left = _decide(cases, now, info=info)
+        routed = _apply({c.pk: c for c in cases}, decisions, demands, now, info)
         last = cases[-1]
         return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
 

@@ -37,3 +37,13 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_agent_profiles():
+    """The router's per-process profile cache starts empty in every test."""
+    from routing.selectors import profiles
+
+    profiles.clear()
+    yield
+    profiles.clear()

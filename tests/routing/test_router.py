@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.models import AgentCapacity
 from agents.services import set_status, touch_presence
 from cases.models import Case, CaseEvent, CaseStatus
 from cases.services import resolve_case
@@ -237,3 +238,16 @@ def test_database_refuses_an_assigned_case_without_assignee(chan, now):
     case = factories.queued_case(chan)
     with pytest.raises(IntegrityError), transaction.atomic():
         Case.objects.filter(pk=case.pk).update(status=CaseStatus.ASSIGNED)
+
+
+def test_a_stale_cached_profile_never_puts_an_agent_over_capacity(chan, now):
+    # The planner may use agent profiles cached for a few seconds; what is
+    # written is planned again from a fresh read under the agent's lock.
+    agent = factories.agent("ana", capacity={"api": 2}, total=5)
+    first, second = factories.queued_case(chan), factories.queued_case(chan)
+    assert services.route_case(case_id=first.pk, now=now).agent == agent  # profile now cached
+    AgentCapacity.objects.filter(agent=agent, channel_kind="api").update(units=1)  # no signal: cache stale
+    assert services.route_case(case_id=second.pk, now=now) is None
+    second.refresh_from_db()
+    assert second.status == CaseStatus.QUEUED
+    assert Offer.objects.filter(agent=agent, status=Offer.Status.PENDING).count() == 1
