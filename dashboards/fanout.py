@@ -39,3 +39,30 @@ def group_send(group: str, message: dict) -> None:
                 log.warning("event loop gone; dropped a send to %s", group)
             return
     async_to_sync(layer.group_send)(group, message)
+
+
+def group_send_many(sends: list[tuple[str, dict]]) -> None:
+    """Several sends in one go (one hop to the event loop, not one each)."""
+    if not sends:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for group, message in sends:
+            await layer.group_send(group, message)
+
+    loop = background.home_loop()
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is None:
+            try:
+                asyncio.run_coroutine_threadsafe(send_all(), loop)
+            except RuntimeError:
+                log.warning("event loop gone; dropped %d sends", len(sends))
+            return
+    async_to_sync(send_all)()

@@ -8,16 +8,19 @@ from cases.events import CaseStatusChanged, MessageAdded
 from cases.models import Case, Message
 from config import events
 from dashboards import selectors
-from dashboards.fanout import agent_group, group_send
+from dashboards.fanout import agent_group, group_send, group_send_many
 from routing.events import CaseAssigned, OfferClosed, OfferCreated
-from routing.models import Offer
 
 
-def on_offer_created(event: OfferCreated) -> None:
-    offer = Offer.objects.select_related("case__customer", "case__queue").filter(pk=event.offer_id).first()
-    if offer is None:
-        return
-    group_send(agent_group(event.agent_id), {"type": "offer.created", "offer": selectors.offer_payload(offer)})
+def on_offers_created(batch: list[OfferCreated]) -> None:
+    """Offers reach their agents' sockets: one query for a router's whole batch."""
+    offers = selectors.offers_with_previews([event.offer_id for event in batch])
+    group_send_many(
+        [
+            (agent_group(offer.agent_id), {"type": "offer.created", "offer": selectors.offer_payload(offer)})
+            for offer in offers
+        ]
+    )
 
 
 def on_offer_closed(event: OfferClosed) -> None:
@@ -67,7 +70,7 @@ def on_agent_changed(event: AgentChanged) -> None:
 
 
 def connect() -> None:
-    events.subscribe(OfferCreated, on_offer_created)
+    events.subscribe_batch(OfferCreated, on_offers_created)
     events.subscribe(OfferClosed, on_offer_closed)
     events.subscribe(CaseAssigned, on_case_assigned)
     events.subscribe(CaseStatusChanged, on_case_status_changed)

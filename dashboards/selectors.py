@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import Agent, PresenceStatus
@@ -18,9 +19,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def offers_with_previews(offer_ids: list[int]) -> list[Offer]:
+    """Offers with their case, customer, queue and the first words of the
+    customer's first message, in one query."""
+    first_text = (
+        Message.objects.filter(case=OuterRef("case"), direction=Message.Direction.INBOUND)
+        .order_by("created_at", "pk")
+        .values("text")[:1]
+    )
+    return list(
+        Offer.objects.filter(pk__in=offer_ids)
+        .select_related("case__customer", "case__queue")
+        .annotate(first_text=Subquery(first_text))
+        .order_by("pk")
+    )
+
+
 def offer_payload(offer: Offer) -> dict:
     case = offer.case
-    first = case.messages.filter(direction=Message.Direction.INBOUND).order_by("created_at").first()
+    if hasattr(offer, "first_text"):
+        preview = offer.first_text or ""
+    else:
+        first = case.messages.filter(direction=Message.Direction.INBOUND).order_by("created_at", "pk").first()
+        preview = first.text if first else ""
     return {
         "id": offer.pk,
         "status": offer.status,
@@ -32,7 +53,7 @@ def offer_payload(offer: Offer) -> dict:
         "priority": case.priority,
         "units": offer.units,
         "subject": case.subject,
-        "preview": (first.text[:200] if first else ""),
+        "preview": preview[:200],
         "created_at": _iso(offer.created_at),
         "expires_at": _iso(offer.expires_at),
     }

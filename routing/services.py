@@ -28,7 +28,7 @@ from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseSkil
 from cases.services import record
 from config import background
 from config.api import DomainError, Invalid, NotFound
-from config.events import publish_on_commit
+from config.events import publish_many_on_commit, publish_on_commit
 from routing import core, selectors
 from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
 from routing.models import DeclineReason, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
@@ -351,15 +351,17 @@ def _apply(
     if assigned:
         Agent.objects.filter(pk__in={c.assignee_id for c in assigned}, idle_since__isnull=False).update(idle_since=None)
     out: list[Offer | Case] = []
+    published: list = []
     for offer in offers:
         case = offer.case
         if offer.status == Offer.Status.PENDING:
-            publish_on_commit(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id))
+            published.append(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id))
             out.append(offer)
         else:
-            publish_on_commit(CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id))
+            published.append(CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id))
             out.append(case)
-        publish_on_commit(_status_event(case))
+        published.append(_status_event(case))
+    publish_many_on_commit(published)
     return out
 
 
