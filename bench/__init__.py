@@ -23,4 +23,5 @@ from __future__ import annotations
 
 PARTS: dict[str, str] = {
     "latency": "bench.latency",
+    "route": "bench.route",
 }

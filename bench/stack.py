@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import http.client
 import json
 import os
@@ -125,10 +126,12 @@ class Stack:
         return f"{REDIS_URL}/{db}"
 
     def fresh_database(self, name: str = BENCH_DATABASE, *, env: dict[str, str] | None = None) -> str:
-        """Drop and create ``name`` and migrate it; returns its URL."""
+        """Drop and create ``name`` and migrate it; returns its URL. The bench
+        process holds ``name``'s lock from then on (see ``hold_lock``)."""
         import psycopg
         from psycopg import sql
 
+        hold_lock(name)
         started = time.monotonic()
         with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -147,6 +150,32 @@ class Stack:
             raise StackError(f"manage.py migrate failed on {name}:\n{_tail(done.stdout + done.stderr)}")
         print(f"  fresh database {name}, migrated in {time.monotonic() - started:.1f} s", flush=True)
         return url
+
+    def clone_database(self, target: str, *, source: str = BENCH_DATABASE) -> str:
+        """Drop ``target`` and create it as a file-level copy of ``source``
+        (same rows, same planner statistics); returns its URL. Nothing may
+        be connected to ``source`` meanwhile."""
+        import psycopg
+        from psycopg import sql
+
+        started = time.monotonic()
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+            try:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source))
+                )
+            except psycopg.Error as exc:
+                raise StackError(f"could not copy database {source} to {target}: {str(exc).strip()}") from None
+        print(f"  database {source} copied to {target} in {time.monotonic() - started:.1f} s", flush=True)
+        return self.database_url(target)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     def flush_redis(self, db: int = BENCH_REDIS_DB) -> None:
         """Empty the bench's Redis db: no broker messages or channel-layer
@@ -193,6 +222,37 @@ class Stack:
         if done.returncode != 0 or not marked:
             raise StackError(f"{target} failed (exit {done.returncode}):\n{_tail(done.stdout + done.stderr)}")
         return json.loads(marked[-1][len(RESULT_MARK) :])
+
+
+_held_locks: dict[str, int] = {}
+
+
+def hold_lock(name: str, *, wait: float = 1800.0) -> None:
+    """Hold the lock ``var/bench/<name>.lock`` until this process exits, so
+    two bench runs on this machine never drop each other's database: the
+    second waits (up to ``wait`` seconds) for the first to finish."""
+    if name in _held_locks:
+        return
+    VAR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(VAR / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by subprocesses
+    deadline = time.monotonic() + wait
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not waiting:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                print(f"  another bench run (pid {holder}) is using {name}; waiting for it to finish…", flush=True)
+                waiting = True
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise StackError(f"another bench run held {name} for more than {wait:.0f} s") from None
+            time.sleep(1)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _held_locks[name] = fd
 
 
 # --- Server processes ------------------------------------------------------------
