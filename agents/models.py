@@ -106,6 +106,9 @@ class Agent(models.Model):
         default=5, help_text="Units of work the agent holds at once across all channels."
     )
     idle_since = models.DateTimeField(null=True, blank=True, help_text="When the agent last had no open work.")
+    last_routed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the router last handed this agent a case (offer or assignment)."
+    )
     missed_offers = models.PositiveSmallIntegerField(default=0, help_text="Offers timed out in a row.")
     status_reason = models.CharField(
         max_length=200, blank=True, help_text="Why the status was set, if not by the agent."

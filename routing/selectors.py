@@ -202,8 +202,10 @@ def agent_states(
         qs = qs.filter(pk__in=list(agent_ids))
     rows = [
         row
-        for row in qs.values_list("pk", "capacity_total", "idle_since", "status_since", "status__channel_kinds")
-        if row[4]
+        for row in qs.values_list(
+            "pk", "capacity_total", "idle_since", "status_since", "last_routed_at", "status__channel_kinds"
+        )
+        if row[5]
     ]
     if not rows:
         return []
@@ -215,9 +217,11 @@ def agent_states(
         since = now - timedelta(minutes=settings.fair_cap_window_minutes)
         recent = recent_assignments(ids if scoped or fresh else None, since)
     states = []
-    for pk, capacity_total, idle_since, status_since, kinds in rows:
+    for pk, capacity_total, idle_since, status_since, last_routed_at, kinds in rows:
         p = profile[pk]
-        idle = idle_since or status_since
+        # Idle since the later of: work ran out (or the status began), and
+        # the last case the router handed over.
+        idle = max((t for t in (idle_since or status_since, last_routed_at) if t is not None), default=None)
         states.append(
             AgentState(
                 agent_id=pk,

@@ -246,6 +246,7 @@ def _lock_waiting(*, limit: int, case_ids=None, after: tuple[datetime, int] | No
             "first_offered_at",
             "first_assigned_at",
             "assignee_id",
+            "updated_at",
         )[:limit]
     )
 
@@ -266,8 +267,16 @@ def _decide(
     if not first:
         return [], by_case, pool.has_room()
     chosen = sorted({d.agent_id for d in first})
-    list(Agent.objects.select_for_update().filter(pk__in=chosen).order_by("pk").values_list("pk", flat=True))
-    fresh = selectors.agent_states(now, chosen, settings=settings)
+    # Agents another router is writing to right now are skipped, not waited
+    # for: their cases stay queued for the next pass (never a deadlock, and
+    # routers do not queue up behind the same best agents).
+    locked = list(
+        Agent.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=chosen)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    fresh = selectors.agent_states(now, locked, settings=settings) if locked else []
     decided = [by_case[d.case_id] for d in first]
     final = core.plan(decided, fresh)
     if len(final) < len(first):
@@ -343,11 +352,24 @@ def _apply(
     for offer, event in zip(offers, events, strict=True):
         if event.kind == CaseEvent.Kind.OFFERED:
             event.data["offer_id"] = offer.pk
-    Case.objects.bulk_update(
-        [cases[d.case_id] for d in decisions],
-        ["status", "assignee", "first_offered_at", "first_assigned_at", "updated_at"],
-    )
+    # A few set-based updates rather than one CASE per column and row.
+    decided = [d.case_id for d in decisions]
+    offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
+    if offered:
+        Case.objects.filter(pk__in=offered).update(status=CaseStatus.OFFERED, updated_at=now)
+    by_agent: dict[int, list[int]] = {}
+    for case in assigned:
+        by_agent.setdefault(case.assignee_id, []).append(case.pk)
+    for agent_id, ids in by_agent.items():
+        Case.objects.filter(pk__in=ids).update(status=CaseStatus.ASSIGNED, assignee_id=agent_id, updated_at=now)
+    Case.objects.filter(pk__in=decided, first_offered_at__isnull=True).update(first_offered_at=now)
+    if assigned:
+        Case.objects.filter(pk__in=[c.pk for c in assigned], first_assigned_at__isnull=True).update(
+            first_assigned_at=now
+        )
     CaseEvent.objects.bulk_create(events)
+    # Longest idle counts from the last case handed to the agent.
+    Agent.objects.filter(pk__in={d.agent_id for d in decisions}).update(last_routed_at=now)
     if assigned:
         Agent.objects.filter(pk__in={c.assignee_id for c in assigned}, idle_since__isnull=False).update(idle_since=None)
     out: list[Offer | Case] = []

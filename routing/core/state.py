@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+JUST_NOW = float("inf")  # idle_since of an agent just handed work in this plan
+
 
 class Selection(StrEnum):
     """How a queue picks among eligible agents."""
@@ -55,7 +57,13 @@ class AgentState:
         """This agent after it was given ``units`` more on ``kind``."""
         load = dict(self.load)
         load[kind] = load.get(kind, 0) + units
-        return replace(self, load=load, open_cases=self.open_cases + 1, recent_assignments=self.recent_assignments + 1)
+        return replace(
+            self,
+            load=load,
+            open_cases=self.open_cases + 1,
+            recent_assignments=self.recent_assignments + 1,
+            idle_since=JUST_NOW,  # just given work: last in the longest-idle line
+        )
 
 
 @dataclass(frozen=True, slots=True)

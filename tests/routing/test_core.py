@@ -268,3 +268,10 @@ def test_an_sla_due_time_moves_a_case_forward_never_back():
 def test_rank_cases_breaks_ties_by_id():
     a, b, c = _case(case_id=3, rank=5.0), _case(case_id=1, rank=5.0), _case(case_id=2, rank=1.0)
     assert [x.case_id for x in rank_cases([a, b, c])] == [2, 1, 3]
+
+
+def test_longest_idle_rotates_within_a_batch():
+    early = _agent(1, capacity={"web_chat": 9}, capacity_total=9, idle_since=10.0)
+    later = _agent(2, capacity={"web_chat": 9}, capacity_total=9, idle_since=20.0)
+    backlog = [_case(case_id=i, rank=float(i), selection=Selection.LONGEST_IDLE) for i in range(1, 4)]
+    assert [d.agent_id for d in plan(backlog, [early, later])] == [1, 2, 1]

@@ -251,3 +251,13 @@ def test_a_stale_cached_profile_never_puts_an_agent_over_capacity(chan, now):
     second.refresh_from_db()
     assert second.status == CaseStatus.QUEUED
     assert Offer.objects.filter(agent=agent, status=Offer.Status.PENDING).count() == 1
+
+
+def test_longest_idle_counts_from_the_last_case_handed_over():
+    queue = factories.queue("Chat", agent_selection="longest_idle")
+    chan = factories.channel("web2", default_queue=queue)
+    ana = factories.agent("ana", capacity={"api": 5}, total=5)
+    ben = factories.agent("ben", capacity={"api": 5}, total=5)
+    got = [services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now()).agent for _ in range(4)]
+    assert got.count(ana) == 2 and got.count(ben) == 2  # turns, not all to whoever was idle first
+    assert got[0] != got[1]
