@@ -40,6 +40,14 @@ def touch_presence(*, agent_id: int, now: datetime) -> bool:
     return not was_present
 
 
+def mark_idle_if_free(*, agent_id: int, now: datetime) -> None:
+    """Start the agent's idle clock when it holds no case any more."""
+    from cases.models import HELD_STATUSES, Case
+
+    if not Case.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES).exists():
+        Agent.objects.filter(pk=agent_id, idle_since__isnull=True).update(idle_since=now)
+
+
 def end_presence(*, agent_id: int, now: datetime) -> None:
     """Logging out: no new offers; work in hand stays with the agent."""
     with transaction.atomic():

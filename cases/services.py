@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from agents.models import Agent
+from agents.services import mark_idle_if_free
 from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
 from cases.identities import normalize_identity
-from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
@@ -257,7 +258,6 @@ def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
         case.save(update_fields=["status", "resolved_at", "updated_at"])
         record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=agent)
         publish_on_commit(_status_event(case))
-        if not Case.objects.filter(assignee=agent, status__in=HELD_STATUSES).exists():
-            Agent.objects.filter(pk=agent.pk, idle_since__isnull=True).update(idle_since=now)
+        mark_idle_if_free(agent_id=agent.pk, now=now)
         background.enqueue(route_agent, agent_id=agent.pk)
     return case

@@ -23,22 +23,7 @@ def agent_group(agent_id: int) -> str:
 
 
 def group_send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = background.home_loop()
-    if loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is None:
-            try:
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-            except RuntimeError:
-                log.warning("event loop gone; dropped a send to %s", group)
-            return
-    async_to_sync(layer.group_send)(group, message)
+    group_send_many([(group, message)])
 
 
 def group_send_many(sends: list[tuple[str, dict]]) -> None:

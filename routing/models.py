@@ -78,9 +78,6 @@ class Queue(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def auto_accepts(self, channel_kind: str) -> bool:
-        return self.auto_accept or channel_kind in (self.auto_accept_channel_kinds or [])
-
 
 class OverflowStep(models.Model):
     """After a case has waited ``after_seconds``, widen who may take it: relax

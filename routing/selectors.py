@@ -10,10 +10,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
 
 from agents.models import Agent, AgentCapacity, AgentSkill
-from cases.models import HELD_STATUSES, Case, CaseSkill, CaseStatus, Customer
+from cases.models import HELD_STATUSES, Case, CaseSkill, CaseStatus
 from routing.core import AgentState, CaseDemand, Selection
 from routing.models import Offer, Queue, RoutingSettings
 
@@ -341,13 +341,6 @@ def case_demands(
     return demands
 
 
-def waiting_case_ids(*, limit: int) -> list[int]:
-    """Queued cases, most urgent first."""
-    return list(
-        Case.objects.filter(status=CaseStatus.QUEUED).order_by("route_rank", "pk").values_list("pk", flat=True)[:limit]
-    )
-
-
 def queue_position(case: Case, now: datetime) -> dict:
     """Where a waiting case stands in its queue, and a wait estimate from the
     queue's pace over the last hour (None until there is a pace to go by)."""
@@ -362,7 +355,7 @@ def queue_position(case: Case, now: datetime) -> dict:
     served = (
         Offer.objects.filter(case__queue_id=case.queue_id, created_at__gte=hour_ago)
         .filter(status__in=[Offer.Status.PENDING, Offer.Status.ACCEPTED])
-        .aggregate(n=Count("case_id", distinct=True), last=Max("created_at"))
+        .aggregate(n=Count("case_id", distinct=True))
     )
     estimate = None
     if served["n"]:
@@ -376,7 +369,3 @@ def pending_offers_for(agent: Agent) -> list[Offer]:
         .select_related("case__customer", "case__queue")
         .order_by("created_at")
     )
-
-
-def customer_tiers(customer_ids: Iterable[int]) -> dict[int, str]:
-    return dict(Customer.objects.filter(pk__in=list(customer_ids)).values_list("pk", "tier"))

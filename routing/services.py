@@ -15,7 +15,7 @@ case (a column, checked against the status).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -23,8 +23,9 @@ from django.db.models import Q
 
 from agents.events import AgentChanged
 from agents.models import Agent, Skill
+from agents.services import mark_idle_if_free
 from cases.events import CaseStatusChanged
-from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseSkill, CaseStatus, Customer
+from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseSkill, CaseStatus, Customer
 from cases.services import record
 from config import background
 from config.api import DomainError, Invalid, NotFound
@@ -142,24 +143,28 @@ def _set_case_skills(case: Case, required: dict[int, tuple[int, bool]]) -> None:
     )
 
 
-def rank_of(case: Case, *, settings: RoutingSettings | None = None, tier: str | None = None) -> datetime:
-    """The case's place among waiting cases (``routing.core.rank``)."""
-    settings = settings or RoutingSettings.current()
+def _rank(case: Case, *, queue_priority: int, tier: str | None, aging_seconds: int) -> datetime:
     queued_at = case.queued_at or case.created_at
-    if tier is None:
-        tier = Customer.objects.filter(pk=case.customer_id).values_list("tier", flat=True).first()
-    queue_priority = (
-        Queue.objects.filter(pk=case.queue_id).values_list("priority", flat=True).first() if case.queue_id else 3
-    )
     value = core.rank(
         queued_at=queued_at.timestamp(),
-        queue_priority=queue_priority or 3,
+        queue_priority=queue_priority,
         priority=case.priority,
         vip=tier == Customer.Tier.VIP,
-        aging_seconds=settings.aging_seconds,
+        aging_seconds=aging_seconds,
         sla_due_at=case.sla_due_at.timestamp() if case.sla_due_at else None,
     )
     return datetime.fromtimestamp(value, tz=UTC)
+
+
+def rank_of(case: Case, *, settings: RoutingSettings | None = None, tier: str | None = None) -> datetime:
+    """The case's place among waiting cases (``routing.core.rank``)."""
+    settings = settings or RoutingSettings.current()
+    if tier is None:
+        tier = Customer.objects.filter(pk=case.customer_id).values_list("tier", flat=True).first()
+    queue_priority = (
+        Queue.objects.filter(pk=case.queue_id).values_list("priority", flat=True).first() if case.queue_id else None
+    )
+    return _rank(case, queue_priority=queue_priority or 3, tier=tier, aging_seconds=settings.aging_seconds)
 
 
 def refresh_ranks(*, case_ids: list[int] | None = None) -> int:
@@ -171,16 +176,12 @@ def refresh_ranks(*, case_ids: list[int] | None = None) -> int:
         qs = qs.filter(pk__in=case_ids)
     changed = []
     for case in qs.iterator(chunk_size=2000):
-        queued_at = case.queued_at or case.created_at
-        value = core.rank(
-            queued_at=queued_at.timestamp(),
+        case.route_rank = _rank(
+            case,
             queue_priority=case.queue.priority if case.queue_id else 3,
-            priority=case.priority,
-            vip=case.customer.tier == Customer.Tier.VIP,
+            tier=case.customer.tier,
             aging_seconds=settings.aging_seconds,
-            sla_due_at=case.sla_due_at.timestamp() if case.sla_due_at else None,
         )
-        case.route_rank = datetime.fromtimestamp(value, tz=UTC)
         changed.append(case)
         if len(changed) >= 2000:
             Case.objects.bulk_update(changed, ["route_rank"])
@@ -252,12 +253,12 @@ def _lock_waiting(*, limit: int, case_ids=None, after: tuple[datetime, int] | No
 
 
 def _decide(
-    cases: list[Case], now: datetime, *, agent_ids=None, info: dict | None = None
-) -> tuple[list[core.Decision], dict[int, core.CaseDemand], bool]:
-    """Plan (on profiles that may be a few seconds old), lock the chosen agents
-    in id order, read their state fresh under the lock and plan again with
-    it. Returns the decisions, the demands by case and whether anyone still
-    has room."""
+    cases: list[Case], now: datetime, *, agent_ids: list[int] | None = None, info: dict | None = None
+) -> tuple[list[core.Decision], bool]:
+    """Plan (on profiles that may be a few seconds old) for every routable
+    agent, or only these, lock the chosen agents in id order, read their state
+    fresh under the lock and plan again with it. Returns the decisions and
+    whether anyone still has room."""
     settings = RoutingSettings.current()
     info = info if info is not None else selectors.queues()
     demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
@@ -265,7 +266,7 @@ def _decide(
     pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
     first = core.plan(demands, pool)
     if not first:
-        return [], by_case, pool.has_room()
+        return [], pool.has_room()
     chosen = sorted({d.agent_id for d in first})
     # Agents another router is writing to right now are skipped, not waited
     # for: their cases stay queued for the next pass (never a deadlock, and
@@ -282,13 +283,12 @@ def _decide(
     if len(final) < len(first):
         # Someone's profile or load moved under us: next time, read it all anew.
         selectors.profiles.clear()
-    return final, by_case, pool.has_room() or len(final) < len(first)
+    return final, pool.has_room() or len(final) < len(first)
 
 
 def _apply(
     cases: dict[int, Case],
     decisions: list[core.Decision],
-    demands: dict[int, core.CaseDemand],
     now: datetime,
     info: dict | None = None,
 ) -> list[Offer | Case]:
@@ -297,19 +297,18 @@ def _apply(
     if not decisions:
         return []
     info = info if info is not None else selectors.queues()
-    agents = Agent.objects.in_bulk([d.agent_id for d in decisions])
     offers: list[Offer] = []
     assigned: list[Case] = []
     events: list[CaseEvent] = []
     for decision in decisions:
         case = cases[decision.case_id]
-        agent = agents[decision.agent_id]
+        agent_id = decision.agent_id
         queue = info.get(case.queue_id) if case.queue_id else None
         timeout = queue.offer_timeout_seconds if queue else 60
         auto = bool(queue and queue.auto_accepts(case.channel_kind))
         offer = Offer(
             case=case,
-            agent=agent,
+            agent_id=agent_id,
             channel_kind=case.channel_kind,
             units=case.units,
             may_interrupt=case.may_interrupt,
@@ -324,7 +323,7 @@ def _apply(
         why = {"continuity": True} if decision.continuity else {}
         if auto:
             case.status = CaseStatus.ASSIGNED
-            case.assignee = agent
+            case.assignee_id = agent_id
             if case.first_assigned_at is None:
                 case.first_assigned_at = now
             assigned.append(case)
@@ -332,7 +331,7 @@ def _apply(
                 CaseEvent(
                     case=case,
                     kind=CaseEvent.Kind.ASSIGNED,
-                    agent=agent,
+                    agent_id=agent_id,
                     created_at=now,
                     data={"via": "auto_accept", **why},
                 )
@@ -343,7 +342,7 @@ def _apply(
                 CaseEvent(
                     case=case,
                     kind=CaseEvent.Kind.OFFERED,
-                    agent=agent,
+                    agent_id=agent_id,
                     created_at=now,
                     data={"expires_at": offer.expires_at.isoformat(), **why},
                 )
@@ -398,8 +397,8 @@ def route_batch(
         if not cases:
             return BatchResult(routed=[], examined=0, last_key=None, room_left=True)
         info = selectors.queues()
-        decisions, demands, room_left = _decide(cases, now, info=info)
-        routed = _apply({c.pk: c for c in cases}, decisions, demands, now, info)
+        decisions, room_left = _decide(cases, now, info=info)
+        routed = _apply({c.pk: c for c in cases}, decisions, now, info)
         last = cases[-1]
         return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
 
@@ -449,16 +448,10 @@ def route_agent(*, agent_id: int, now: datetime, limit: int = 100) -> int:
             if not cases:
                 break
             after = (cases[-1].route_rank, cases[-1].pk)
-            Agent.objects.select_for_update().filter(pk=agent_id).first()
-            fresh = selectors.agent_states(now, [agent_id])
-            if not fresh:
-                break
-            demands = selectors.case_demands(cases, now)
-            by_case = {d.case_id: d for d in demands}
-            pool = core.AgentPool(fresh)
-            decisions = core.plan(demands, pool)
-            routed += len(_apply({c.pk: c for c in cases}, decisions, by_case, now))
-            if not pool.has_room():
+            info = selectors.queues()
+            decisions, room_left = _decide(cases, now, agent_ids=[agent_id], info=info)
+            routed += len(_apply({c.pk: c for c in cases}, decisions, now, info))
+            if not room_left:
                 break
     return routed
 
@@ -745,7 +738,8 @@ def end_wrap_up(*, case_id: int, agent: Agent | None, now: datetime) -> Case:
         case.save(update_fields=["status", "wrap_up_until", "updated_at"])
         record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=case.assignee, wrap_up_ended=True)
         publish_on_commit(_status_event(case))
-        _became_free(case.assignee_id, now)
+        if case.assignee_id is not None:
+            mark_idle_if_free(agent_id=case.assignee_id, now=now)
         _release(case, case.assignee_id)
     return case
 
@@ -762,14 +756,6 @@ def end_due_wrap_ups(*, now: datetime, limit: int = 500) -> int:
         except DomainError:
             continue  # ended by the agent meanwhile
     return ended
-
-
-def _became_free(agent_id: int | None, now: datetime) -> None:
-    """Start the agent's idle clock when it holds nothing any more."""
-    if agent_id is None:
-        return
-    if not Case.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES).exists():
-        Agent.objects.filter(pk=agent_id, idle_since__isnull=True).update(idle_since=now)
 
 
 # --- Supervisors: assign, reassign, transfer ------------------------------------
@@ -797,7 +783,7 @@ def assign_case(*, case_id: int, agent_id: int, now: datetime, actor=None, force
             states = selectors.agent_states(now, [agent.pk])
             demand = selectors.case_demands([case], now)[0]
             # The supervisor chooses: a past decline and continuity don't bind them.
-            demand = core.CaseDemand(**{**_fields(demand), "excluded_agents": frozenset(), "open_to_all": True})
+            demand = replace(demand, excluded_agents=frozenset(), open_to_all=True)
             reason = core.exclusion_reason(demand, states[0]) if states else core.Exclusion.STATUS
             if reason is not None:
                 raise NotAllowed(f"{agent.display_name} may not take case {case_id} now ({reason}); force to override")
@@ -853,7 +839,3 @@ def _cancel_pending_offer(case: Case, now: datetime) -> None:
         offer.responded_at = now
         offer.save(update_fields=["status", "responded_at"])
         publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, status=offer.status))
-
-
-def _fields(demand: core.CaseDemand) -> dict:
-    return {name: getattr(demand, name) for name in core.CaseDemand.__slots__}
