@@ -25,3 +25,18 @@ class CaseStatusChanged(Event):
     status: str
     assignee_id: int | None
     queue_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRaised(Event):
+    """Something supervisors should see in the live escalation feed.
+
+    ``kind`` is one of: sla_warning, sla_breach, promise_missed, overflow,
+    forced_assignment, response_timer, outbound_failed, inbound_failed.
+    ``detail`` is a short human sentence ("First response due in 5 min").
+    """
+
+    kind: str
+    case_id: int | None
+    queue_id: int | None
+    detail: str
