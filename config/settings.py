@@ -227,6 +227,10 @@ SWITCHBOARD = {
     # Region assumed for phone numbers written without a country code (ISO 3166, e.g. "US").
     "DEFAULT_PHONE_REGION": os.environ.get("SWITCHBOARD_DEFAULT_PHONE_REGION") or None,
     "TICK_SECONDS": env_int("SWITCHBOARD_TICK_SECONDS", 1),
+    # A router plans on agents' states it read at most this long ago (then
+    # re-reads the chosen agents under their locks before writing); 0 reads
+    # every agent for every batch.
+    "ROUTER_STATE_MS": env_int("SWITCHBOARD_ROUTER_STATE_MS", 1000),
     "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
 }
 # Django's own request body guard sits above ours so that we answer 413 ourselves.

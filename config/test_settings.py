@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("SWITCHBOARD_BACKGROUND", "inline")
 os.environ.setdefault("SWITCHBOARD_EMBEDDED_TICKER", "0")
+# Tests change agents behind the router's back between calls: plan on what
+# the database says now (tests of the kept planning state set it themselves).
+os.environ.setdefault("SWITCHBOARD_ROUTER_STATE_MS", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 
 from config.settings import *  # noqa: E402,F403

@@ -4,6 +4,7 @@ whatever the number of agents or cases."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ from django.db.models import Count, Q, Sum
 
 from agents.models import Agent, AgentCapacity, AgentSkill
 from cases.models import HELD_STATUSES, Case, CaseSkill, CaseStatus
-from routing.core import AgentState, CaseDemand, Selection
+from routing.core import AgentPool, AgentState, CaseDemand, Selection
 from routing.models import Offer, Queue, RoutingSettings
 
 
@@ -238,6 +239,48 @@ def agent_states(
             )
         )
     return states
+
+
+class _Planning:
+    """Each thread's planning pool: every routable agent's state as read at
+    most ``ROUTER_STATE_MS`` ago, kept current with the work this thread
+    handed out and the fresh states it read under locks since. Batches plan
+    on it instead of reading a thousand agents each time; what is written is
+    always decided again on the chosen agents' states read under their locks,
+    so a stale pool can cost a better choice for a moment, never a promise.
+    ``clear`` (on this process's changes that free room or change an agent)
+    makes every thread read anew."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._generation = 0
+
+    def pool(self, now: datetime, settings: RoutingSettings, *, reload: bool = False) -> AgentPool:
+        from django.conf import settings as django_settings
+
+        ttl = django_settings.SWITCHBOARD["ROUTER_STATE_MS"] / 1000
+        local = self._local
+        key = (self._generation, settings.fair_cap_assignments, settings.fair_cap_window_minutes)
+        pool = getattr(local, "pool", None)
+        if reload or pool is None or local.key != key or time.monotonic() - local.loaded_at >= ttl:
+            pool = local.pool = AgentPool(agent_states(now, settings=settings, fresh=False))
+            local.key = key
+            local.loaded_at = time.monotonic()
+        return pool
+
+    def sync(self, states: Iterable[AgentState], gone: Iterable[int] = ()) -> None:
+        """Fresh states read under lock (with the work just handed out) go
+        into this thread's pool; agents found no longer routable leave it."""
+        pool = getattr(self._local, "pool", None)
+        if pool is not None:
+            pool.remove(gone)
+            pool.update(states)
+
+    def clear(self, *args, **kwargs) -> None:
+        self._generation += 1
+
+
+planning = _Planning()
 
 
 # --- Cases ----------------------------------------------------------------------

@@ -255,35 +255,62 @@ def _lock_waiting(*, limit: int, case_ids=None, after: tuple[datetime, int] | No
 def _decide(
     cases: list[Case], now: datetime, *, agent_ids: list[int] | None = None, info: dict | None = None
 ) -> tuple[list[core.Decision], bool]:
-    """Plan (on profiles that may be a few seconds old) for every routable
-    agent, or only these, lock the chosen agents in id order, read their state
-    fresh under the lock and plan again with it. Returns the decisions and
-    whether anyone still has room."""
+    """Plan on agents' states that may be a moment old (this thread's
+    planning pool, or only ``agent_ids`` read now), lock the chosen agents in
+    id order, read them fresh under the lock and plan the same cases again on
+    that. Cases whose chosen agent another router was writing to, or had less
+    room than planned, are planned once more on states read anew. Returns the
+    decisions and whether anyone may still have room."""
     settings = RoutingSettings.current()
     info = info if info is not None else selectors.queues()
     demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
     by_case = {d.case_id: d for d in demands}
-    pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
-    first = core.plan(demands, pool)
-    if not first:
-        return [], pool.has_room()
-    chosen = sorted({d.agent_id for d in first})
-    # Agents another router is writing to right now are skipped, not waited
-    # for: their cases stay queued for the next pass (never a deadlock, and
-    # routers do not queue up behind the same best agents).
-    locked = list(
-        Agent.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=chosen)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    fresh = selectors.agent_states(now, locked, settings=settings) if locked else []
-    decided = [by_case[d.case_id] for d in first]
-    final = core.plan(decided, fresh)
-    if len(final) < len(first):
-        # Someone's profile or load moved under us: next time, read it all anew.
-        selectors.profiles.clear()
-    return final, pool.has_room() or len(final) < len(first)
+
+    def planning_pool(reload: bool) -> core.AgentPool:
+        if agent_ids is None:
+            return selectors.planning.pool(now, settings, reload=reload)
+        return core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
+
+    pool = planning_pool(False)
+    held = core.AgentPool()  # agents this batch locked: read under the lock, plus the work given here
+    busy: set[int] = set()  # agents another router is writing to: skipped, never waited for
+    gone: set[int] = set()  # locked, and found no longer routable
+    decisions: list[core.Decision] = []
+    pending = demands
+    for attempt in range(2):
+        first = core.plan(pending, pool)
+        if not first:
+            break
+        wanted = sorted({d.agent_id for d in first} - held.states.keys())
+        if wanted:
+            locked = list(
+                Agent.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=wanted)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            busy.update(set(wanted) - set(locked))
+            fresh = selectors.agent_states(now, locked, settings=settings) if locked else []
+            gone.update(set(locked) - {state.agent_id for state in fresh})
+            held.update(fresh)
+        placed = core.plan([by_case[d.case_id] for d in first], held)
+        decisions += placed
+        pool.remove(gone)
+        pool.update(held.states.values())
+        if len(placed) == len(first) or attempt:
+            break
+        done = {d.case_id for d in placed}
+        pending = [
+            replace(by_case[d.case_id], excluded_agents=by_case[d.case_id].excluded_agents | busy)
+            for d in first
+            if d.case_id not in done
+        ]
+        pool = planning_pool(True)
+        pool.remove(gone)
+        pool.update(held.states.values())
+    if agent_ids is not None:
+        selectors.planning.sync(held.states.values(), gone)
+    return decisions, pool.has_room() or bool(busy)
 
 
 def _apply(

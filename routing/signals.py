@@ -1,17 +1,35 @@
-"""Forget this process's cached agent profiles when one changes here (other
-processes' caches expire within seconds; the router re-reads fresh state
-under the agents' locks before it writes, so a stale profile never breaks a
-promise)."""
+"""Forget this process's cached agent profiles and planning pools when an
+agent changes here or work that held room ends (other processes' caches
+expire within a second or two; the router re-reads fresh state under the
+agents' locks before it writes, so a stale cache never breaks a promise)."""
 
 from __future__ import annotations
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from agents.events import AgentChanged
+from cases.events import CaseStatusChanged
+from cases.models import CaseStatus
+from config import events
+from routing.events import OfferClosed
+
 
 def _forget(**kwargs) -> None:
-    from routing.selectors import profiles
+    from routing.selectors import planning, profiles
 
     profiles.clear()
+    planning.clear()
+
+
+# Case statuses after which an agent may have more room than a pool says.
+_FREEING = {CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.QUEUED, CaseStatus.NEW}
+
+
+def _room_freed(event) -> None:
+    from routing.selectors import planning
+
+    if not isinstance(event, CaseStatusChanged) or event.status in _FREEING:
+        planning.clear()
 
 
 def connect() -> None:
@@ -23,3 +41,8 @@ def connect() -> None:
         post_delete.connect(_forget, sender=model, dispatch_uid=f"routing-forget-delete-{model.__name__}")
     m2m_changed.connect(_forget, sender=Agent.teams.through, dispatch_uid="routing-forget-teams")
     m2m_changed.connect(_forget, sender=Queue.agents.through, dispatch_uid="routing-forget-queue-agents")
+    # Presence, status and capacity changes; declined and missed offers;
+    # cases resolved, closed or sent back to a queue.
+    events.subscribe(AgentChanged, _room_freed)
+    events.subscribe(OfferClosed, _room_freed)
+    events.subscribe(CaseStatusChanged, _room_freed)

@@ -72,21 +72,106 @@ def rank_cases(cases: Iterable[CaseDemand]) -> list[CaseDemand]:
 
 
 class AgentPool:
-    """Agents for one batch of decisions, indexed so a decision looks only at
-    agents with the case's channel kind enabled and its skills, and updated
-    as the batch hands out work. Decides exactly as ``choose_agent`` would."""
+    """Agents for a run of decisions, indexed so that one decision is a few
+    set operations and a look at the best few candidates, and kept current as
+    work is handed out (``take``) or fresher states arrive (``update``).
+    Decides exactly as ``choose_agent`` over ``states`` would.
 
-    def __init__(self, agents: Iterable[AgentState]) -> None:
+    Indexes: agents by enabled channel kind, by skill level, by queue and by
+    team; per channel kind the agents with a free unit there and in total
+    (``room``); the free units, open cases and idle times that the selection
+    rules order by."""
+
+    def __init__(self, agents: Iterable[AgentState] = ()) -> None:
         self.states: dict[int, AgentState] = {}
         self._by_kind: dict[str, set[int]] = {}
         self._by_skill: dict[str, dict[int, int]] = {}
+        self._by_queue: dict[int, set[int]] = {}
+        self._by_team: dict[int, set[int]] = {}
+        self._room: dict[str, set[int]] = {}
+        self._free: dict[str, dict[int, int]] = {}  # kind -> agent -> free units on it
+        self._open: dict[int, int] = {}
+        self._idle: dict[int, float] = {}
         self._at_least: dict[tuple[str, int], frozenset[int]] = {}
+        self._members: dict[tuple[frozenset[int], frozenset[int]], frozenset[int]] = {}
+        self.update(agents)
+
+    # --- keeping the indexes -------------------------------------------------
+
+    def update(self, agents: Iterable[AgentState]) -> None:
+        """Put these states in place of what the pool held for the same agents."""
         for agent in agents:
+            old = self.states.get(agent.agent_id)
+            if old is not None and (
+                old.channel_kinds != agent.channel_kinds
+                or old.skills != agent.skills
+                or old.queue_ids != agent.queue_ids
+                or old.team_ids != agent.team_ids
+            ):
+                self._forget(old)
+                old = None
+            if old is None:
+                self._profile(agent)
             self.states[agent.agent_id] = agent
-            for kind in agent.channel_kinds:
-                self._by_kind.setdefault(kind, set()).add(agent.agent_id)
-            for skill, level in agent.skills.items():
-                self._by_skill.setdefault(skill, {})[agent.agent_id] = level
+            self._work(agent)
+
+    def remove(self, agent_ids: Iterable[int]) -> None:
+        """Forget these agents (no longer routable)."""
+        for agent_id in agent_ids:
+            old = self.states.pop(agent_id, None)
+            if old is not None:
+                self._forget(old)
+                self._open.pop(agent_id, None)
+                self._idle.pop(agent_id, None)
+
+    def _profile(self, agent: AgentState) -> None:
+        a = agent.agent_id
+        for kind in agent.channel_kinds:
+            self._by_kind.setdefault(kind, set()).add(a)
+        for skill, level in agent.skills.items():
+            self._by_skill.setdefault(skill, {})[a] = level
+        for queue_id in agent.queue_ids:
+            self._by_queue.setdefault(queue_id, set()).add(a)
+        for team_id in agent.team_ids:
+            self._by_team.setdefault(team_id, set()).add(a)
+        self._at_least.clear()
+        self._members.clear()
+
+    def _forget(self, agent: AgentState) -> None:
+        a = agent.agent_id
+        for kind in agent.channel_kinds:
+            self._by_kind[kind].discard(a)
+            self._room.get(kind, set()).discard(a)
+            self._free.get(kind, {}).pop(a, None)
+        for skill in agent.skills:
+            self._by_skill[skill].pop(a, None)
+        for queue_id in agent.queue_ids:
+            self._by_queue[queue_id].discard(a)
+        for team_id in agent.team_ids:
+            self._by_team[team_id].discard(a)
+        self._at_least.clear()
+        self._members.clear()
+
+    def _work(self, agent: AgentState) -> None:
+        a = agent.agent_id
+        total = agent.free_total
+        for kind in agent.channel_kinds:
+            free = agent.free_units(kind)
+            self._free.setdefault(kind, {})[a] = free
+            room = self._room.setdefault(kind, set())
+            if free >= 1 and total >= 1:
+                room.add(a)
+            else:
+                room.discard(a)
+        self._open[a] = agent.open_cases
+        self._idle[a] = agent.idle_since
+
+    def take(self, decision: Decision, case: CaseDemand) -> None:
+        agent = self.states[decision.agent_id]
+        self.states[decision.agent_id] = changed = agent.with_work(case.channel_kind, case.units)
+        self._work(changed)
+
+    # --- deciding ------------------------------------------------------------
 
     def _skilled(self, skill: str, minimum: int) -> frozenset[int]:
         key = (skill, minimum)
@@ -97,25 +182,72 @@ class AgentPool:
             self._at_least[key] = found
         return found
 
+    def _serving(self, queue_ids: frozenset[int], team_ids: frozenset[int]) -> frozenset[int]:
+        key = (queue_ids, team_ids)
+        found = self._members.get(key)
+        if found is None:
+            members: set[int] = set()
+            for queue_id in queue_ids:
+                members |= self._by_queue.get(queue_id, set())
+            for team_id in team_ids:
+                members |= self._by_team.get(team_id, set())
+            found = self._members[key] = frozenset(members)
+        return found
+
     def candidates(self, case: CaseDemand) -> set[int]:
-        ids = set(self._by_kind.get(case.channel_kind, ()))
+        """Exactly the agents ``exclusion_reason`` finds no reason against."""
+        kind = case.channel_kind
+        if case.may_interrupt:
+            ids = set(self._by_kind.get(kind, ()))
+        elif case.units == 1:
+            ids = set(self._room.get(kind, ()))
+        else:
+            states = self.states
+            ids = {
+                a
+                for a in self._by_kind.get(kind, ())
+                if states[a].free_units(kind) >= case.units and states[a].free_total >= case.units
+            }
         for skill, minimum in case.required_skills.items():
             if not ids:
-                break
+                return ids
             ids &= self._skilled(skill, minimum)
+        if ids and not case.open_to_all:
+            ids &= self._serving(case.queue_ids, case.team_ids)
         ids -= case.excluded_agents
+        if case.fair_cap is not None and ids:
+            states = self.states
+            ids = {a for a in ids if states[a].recent_assignments < case.fair_cap}
         return ids
 
     def choose(self, case: CaseDemand) -> Decision | None:
-        return choose_agent(case, (self.states[a] for a in self.candidates(case)))
-
-    def take(self, decision: Decision, case: CaseDemand) -> None:
-        agent = self.states[decision.agent_id]
-        self.states[decision.agent_id] = agent.with_work(case.channel_kind, case.units)
+        ids = self.candidates(case)
+        if not ids:
+            return None
+        if case.preferred_agent_id in ids:
+            return Decision(case_id=case.case_id, agent_id=case.preferred_agent_id, score=(), continuity=True)
+        # The selection rule's value first (one look per candidate), then the
+        # full score only among those tied on it.
+        if case.selection is Selection.LEAST_ACTIVE:
+            values = self._open
+            best = min(map(values.__getitem__, ids))
+        elif case.selection is Selection.LONGEST_IDLE:
+            values = self._idle
+            best = min(map(values.__getitem__, ids))
+        else:
+            values = self._free[case.channel_kind]
+            best = max(map(values.__getitem__, ids))
+        tied = [a for a in ids if values[a] == best]
+        states = self.states
+        if len(tied) == 1:
+            agent = states[tied[0]]
+            return Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
+        value, agent_id = min((score(case, states[a]), a) for a in tied)
+        return Decision(case_id=case.case_id, agent_id=agent_id, score=value)
 
     def has_room(self) -> bool:
         """Anyone with a free unit on an enabled channel kind."""
-        return any(a.free_total > 0 and any(a.free_units(k) > 0 for k in a.channel_kinds) for a in self.states.values())
+        return any(self._room.values())
 
 
 def plan(cases: Sequence[CaseDemand], agents: Iterable[AgentState] | AgentPool) -> list[Decision]:

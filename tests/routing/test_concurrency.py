@@ -42,8 +42,12 @@ def _worker(errors: list, fn, *args):
     return threading.Thread(target=run)
 
 
-def test_routers_in_parallel_keep_every_promise():
+@pytest.mark.parametrize("state_ms", [0, 1000], ids=["state-read-each-batch", "state-kept-1s"])
+def test_routers_in_parallel_keep_every_promise(settings, state_ms):
+    """With every batch reading all agents, and with each router planning on
+    its own kept pool (as in production) that the others' writes make stale."""
     assert connection.vendor == "postgresql"
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": state_ms}
     rng = random.Random(20261123)
     queue = factories.queue("General")
     chan = factories.channel("web", default_queue=queue)

@@ -101,6 +101,25 @@ def test_the_indexed_pool_decides_exactly_as_the_plain_scan(case, pool):
     assert AgentPool(pool).choose(case) == choose_agent(case, pool)
 
 
+@settings(max_examples=200)
+@given(backlog=backlogs(), pool=pools(), fresher=pools(), data=st.data())
+def test_a_pool_kept_across_takes_and_updates_still_decides_as_the_plain_scan(backlog, pool, fresher, data):
+    """The router keeps one pool across batches: it hands out work (take) and
+    puts fresher states in (update, also with other skills, kinds, queues).
+    After any of that it must still decide exactly as a scan of its states."""
+    kept = AgentPool(pool)
+    for case in backlog:
+        decision = kept.choose(case)
+        assert decision == choose_agent(case, list(kept.states.values()))
+        if decision is not None:
+            kept.take(decision, case)
+        if fresher and data.draw(st.booleans()):
+            kept.update([data.draw(st.sampled_from(fresher))])
+            probe = data.draw(cases())
+            assert kept.choose(probe) == choose_agent(probe, list(kept.states.values()))
+            assert kept.has_room() == AgentPool(list(kept.states.values())).has_room()
+
+
 @settings(max_examples=300)
 @given(backlog=backlogs(), pool=pools())
 def test_a_planned_batch_keeps_every_promise(backlog, pool):
