@@ -35,7 +35,41 @@ class QueueInfo:
         return self.auto_accept or channel_kind in self.auto_accept_channel_kinds
 
 
+class _Kept:
+    """A value this process reads at most every ``ROUTER_STATE_MS`` (queues'
+    routing settings, the routing settings): forgotten at once when this
+    process saves one (``routing.signals``), within that time when another
+    does."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+        self._value = None
+        self._loaded_at = float("-inf")
+
+    def get(self):
+        from django.conf import settings as django_settings
+
+        ttl = django_settings.SWITCHBOARD["ROUTER_STATE_MS"] / 1000
+        if self._value is None or time.monotonic() - self._loaded_at >= ttl:
+            self._value = self._load()
+            self._loaded_at = time.monotonic()
+        return self._value
+
+    def clear(self, *args, **kwargs) -> None:
+        self._value = None
+
+
 def queues() -> dict[int, QueueInfo]:
+    """Every queue's routing settings (kept for a moment: see ``_Kept``)."""
+    return _queues.get()
+
+
+def routing_settings() -> RoutingSettings:
+    """``RoutingSettings.current()``, kept for a moment (see ``_Kept``)."""
+    return _settings.get()
+
+
+def _load_queues() -> dict[int, QueueInfo]:
     rows = Queue.objects.annotate(direct=Count("agents")).values(
         "pk",
         "priority",
@@ -61,6 +95,10 @@ def queues() -> dict[int, QueueInfo]:
         )
         for row in rows
     }
+
+
+_queues = _Kept(_load_queues)
+_settings = _Kept(RoutingSettings.current)
 
 
 # --- Agents ---------------------------------------------------------------------
@@ -185,6 +223,9 @@ class _Profiles:
 profiles = _Profiles()
 
 
+_AGENT_ROW = ("pk", "capacity_total", "idle_since", "status_since", "last_routed_at", "status__channel_kinds")
+
+
 def agent_states(
     now: datetime,
     agent_ids: Iterable[int] | None = None,
@@ -196,27 +237,55 @@ def agent_states(
     they are routable). Loads, presence and status are always read now; the
     profiles (skills, capacities, memberships) come from a short per-process
     cache unless ``fresh``."""
-    settings = settings or RoutingSettings.current()
     qs = Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
     scoped = agent_ids is not None
     if scoped:
         qs = qs.filter(pk__in=list(agent_ids))
-    rows = [
-        row
-        for row in qs.values_list(
-            "pk", "capacity_total", "idle_since", "status_since", "last_routed_at", "status__channel_kinds"
-        )
-        if row[5]
-    ]
+    rows = [row for row in qs.values_list(*_AGENT_ROW) if row[5]]
     if not rows:
         return []
+    settings = settings or routing_settings()
     ids = [row[0] for row in rows]
-    profile = profiles.get(ids, fresh=fresh)
-    loads, open_cases = _work(ids if scoped or fresh else None)
-    recent: dict[int, int] = {}
-    if settings.fair_cap_assignments:
-        since = now - timedelta(minutes=settings.fair_cap_window_minutes)
-        recent = recent_assignments(ids if scoped or fresh else None, since)
+    if fresh:
+        profile, loads, open_cases = _facts(ids)
+    else:
+        profile = profiles.get(ids, fresh=False)
+        loads, open_cases = _work(ids if scoped else None)
+    return _states(rows, profile, loads, open_cases, _recent(ids if scoped or fresh else None, now, settings))
+
+
+def lock_agent_states(
+    now: datetime, agent_ids: Iterable[int], *, settings: RoutingSettings
+) -> tuple[list[int], list[AgentState]]:
+    """Lock these agents (in id order, skipping those another transaction
+    holds) and read their routing state under the lock: two queries. Returns
+    the ids locked and the states of those still routable."""
+    qs = (
+        Agent.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=list(agent_ids))
+        .order_by("pk")
+        .values_list(*_AGENT_ROW, "is_active", "present_until")
+    )
+    locked, rows = [], []
+    for row in qs:
+        locked.append(row[0])
+        present_until = row[7]
+        if row[6] and row[5] and present_until is not None and present_until > now:
+            rows.append(row[:6])
+    if not rows:
+        return locked, []
+    ids = [row[0] for row in rows]
+    profile, loads, open_cases = _facts(ids)
+    return locked, _states(rows, profile, loads, open_cases, _recent(ids, now, settings))
+
+
+def _recent(ids: list[int] | None, now: datetime, settings: RoutingSettings) -> dict[int, int]:
+    if not settings.fair_cap_assignments:
+        return {}
+    return recent_assignments(ids, now - timedelta(minutes=settings.fair_cap_window_minutes))
+
+
+def _states(rows, profile, loads, open_cases, recent) -> list[AgentState]:
     states = []
     for pk, capacity_total, idle_since, status_since, last_routed_at, kinds in rows:
         p = profile[pk]
@@ -239,6 +308,69 @@ def agent_states(
             )
         )
     return states
+
+
+def _facts(ids: list[int]) -> tuple[dict[int, _Profile], dict[int, dict[str, int]], dict[int, int]]:
+    """Profiles and loads of these agents read now, in one query: skills,
+    capacities, teams, queues served directly, held cases and pending offers
+    (units and count per channel kind)."""
+    from django.db import connection
+
+    if not ids:
+        return {}, {}, {}
+    marks = ", ".join(["%s"] * len(ids))
+    held = ", ".join(["%s"] * len(HELD_STATUSES))
+    agent_skill, skill = AgentSkill._meta.db_table, AgentSkill._meta.get_field("skill").related_model._meta.db_table
+    teams, direct = Agent.teams.through._meta.db_table, Queue.agents.through._meta.db_table
+    # Table names come from the models; every value is a parameter.
+    sql = f"""
+        SELECT 1, s.agent_id, k.name, s.proficiency, 0 FROM {agent_skill} s JOIN {skill} k ON k.id = s.skill_id
+         WHERE s.agent_id IN ({marks})
+        UNION ALL
+        SELECT 2, agent_id, channel_kind, units, 0 FROM {AgentCapacity._meta.db_table} WHERE agent_id IN ({marks})
+        UNION ALL
+        SELECT 3, agent_id, '', team_id, 0 FROM {teams} WHERE agent_id IN ({marks})
+        UNION ALL
+        SELECT 4, agent_id, '', queue_id, 0 FROM {direct} WHERE agent_id IN ({marks})
+        UNION ALL
+        SELECT 5, assignee_id, channel_kind, SUM(units), COUNT(*) FROM {Case._meta.db_table}
+         WHERE assignee_id IN ({marks}) AND status IN ({held}) GROUP BY assignee_id, channel_kind
+        UNION ALL
+        SELECT 5, agent_id, channel_kind, SUM(units), COUNT(*) FROM {Offer._meta.db_table}
+         WHERE agent_id IN ({marks}) AND status = %s GROUP BY agent_id, channel_kind
+    """  # noqa: S608
+    params = ids * 5 + [str(s) for s in HELD_STATUSES] + ids + [Offer.Status.PENDING]
+    skills: dict[int, dict[str, int]] = defaultdict(dict)
+    capacity: dict[int, dict[str, int]] = defaultdict(dict)
+    team_ids: dict[int, set[int]] = defaultdict(set)
+    queue_ids: dict[int, set[int]] = defaultdict(set)
+    loads: dict[int, dict[str, int]] = defaultdict(dict)
+    counts: dict[int, int] = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for tag, agent_id, name, value, n in cursor.fetchall():
+            if tag == 1:
+                skills[agent_id][name] = value
+            elif tag == 2:
+                capacity[agent_id][name] = value
+            elif tag == 3:
+                team_ids[agent_id].add(value)
+            elif tag == 4:
+                queue_ids[agent_id].add(value)
+            else:
+                load = loads[agent_id]
+                load[name] = load.get(name, 0) + int(value)
+                counts[agent_id] += n
+    profile = {
+        pk: _Profile(
+            capacity=capacity.get(pk, {}),
+            skills=skills.get(pk, {}),
+            queue_ids=frozenset(queue_ids.get(pk, ())),
+            team_ids=frozenset(team_ids.get(pk, ())),
+        )
+        for pk in ids
+    }
+    return profile, loads, counts
 
 
 class _Planning:
@@ -296,6 +428,32 @@ def refused_by(case_ids: Sequence[int]) -> dict[int, set[int]]:
     return out
 
 
+def _case_facts(ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, set[int]]]:
+    """The cases' required skills (name -> minimum) and the agents who
+    declined them or let their offers time out, in one query."""
+    from django.db import connection
+
+    skills: dict[int, dict[str, int]] = defaultdict(dict)
+    refused: dict[int, set[int]] = defaultdict(set)
+    marks = ", ".join(["%s"] * len(ids))
+    skill = CaseSkill._meta.get_field("skill").related_model._meta.db_table
+    # Table names come from the models; every value is a parameter.
+    sql = f"""
+        SELECT 1, c.case_id, k.name, c.min_proficiency FROM {CaseSkill._meta.db_table} c
+          JOIN {skill} k ON k.id = c.skill_id WHERE c.case_id IN ({marks})
+        UNION ALL
+        SELECT 2, case_id, '', agent_id FROM {Offer._meta.db_table} WHERE case_id IN ({marks}) AND status IN (%s, %s)
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *ids, Offer.Status.DECLINED, Offer.Status.TIMED_OUT])
+        for tag, case_id, name, value in cursor.fetchall():
+            if tag == 1:
+                skills[case_id][name] = value
+            else:
+                refused[case_id].add(value)
+    return skills, refused
+
+
 def recent_agents(cases: Sequence[Case], queue_info: dict[int, QueueInfo], now: datetime) -> dict[int, int]:
     """Continuity: for each case whose queue asks for it, the agent who last
     served the same customer within the queue's window (case id -> agent id)."""
@@ -339,14 +497,8 @@ def case_demands(
     if not cases:
         return []
     queue_info = queue_info if queue_info is not None else queues()
-    settings = settings or RoutingSettings.current()
-    ids = [case.pk for case in cases]
-    skills: dict[int, dict[str, int]] = defaultdict(dict)
-    for case_id, name, minimum in CaseSkill.objects.filter(case_id__in=ids).values_list(
-        "case_id", "skill__name", "min_proficiency"
-    ):
-        skills[case_id][name] = minimum
-    refused = refused_by(ids)
+    settings = settings or routing_settings()
+    skills, refused = _case_facts([case.pk for case in cases])
     preferred = recent_agents(cases, queue_info, now)
     fair_cap = settings.fair_cap_assignments or None
     demands = []

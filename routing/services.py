@@ -19,12 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
 
 from agents.events import AgentChanged
 from agents.models import Agent, Skill
 from agents.services import mark_idle_if_free
-from cases.events import CaseStatusChanged
+from cases.events import CaseStatusChanged, EscalationRaised
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseSkill, CaseStatus, Customer
 from cases.services import record
 from config import background
@@ -259,19 +260,18 @@ def _decide(
     planning pool, or only ``agent_ids`` read now), lock the chosen agents in
     id order, read them fresh under the lock and plan the same cases again on
     that. Cases whose chosen agent another router was writing to, or had less
-    room than planned, are planned once more on states read anew. Returns the
-    decisions and whether anyone may still have room."""
-    settings = RoutingSettings.current()
+    room than planned, are planned once more without the first and with what
+    the lock showed of the second. Returns the decisions and whether anyone
+    may still have room."""
+    settings = selectors.routing_settings()
     info = info if info is not None else selectors.queues()
     demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
     by_case = {d.case_id: d for d in demands}
 
-    def planning_pool(reload: bool) -> core.AgentPool:
-        if agent_ids is None:
-            return selectors.planning.pool(now, settings, reload=reload)
-        return core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
-
-    pool = planning_pool(False)
+    if agent_ids is None:
+        pool = selectors.planning.pool(now, settings)
+    else:
+        pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
     held = core.AgentPool()  # agents this batch locked: read under the lock, plus the work given here
     busy: set[int] = set()  # agents another router is writing to: skipped, never waited for
     gone: set[int] = set()  # locked, and found no longer routable
@@ -283,14 +283,8 @@ def _decide(
             break
         wanted = sorted({d.agent_id for d in first} - held.states.keys())
         if wanted:
-            locked = list(
-                Agent.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=wanted)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
+            locked, fresh = selectors.lock_agent_states(now, wanted, settings=settings)
             busy.update(set(wanted) - set(locked))
-            fresh = selectors.agent_states(now, locked, settings=settings) if locked else []
             gone.update(set(locked) - {state.agent_id for state in fresh})
             held.update(fresh)
         placed = core.plan([by_case[d.case_id] for d in first], held)
@@ -305,9 +299,6 @@ def _decide(
             for d in first
             if d.case_id not in done
         ]
-        pool = planning_pool(True)
-        pool.remove(gone)
-        pool.update(held.states.values())
     if agent_ids is not None:
         selectors.planning.sync(held.states.values(), gone)
     return decisions, pool.has_room() or bool(busy)
@@ -381,17 +372,21 @@ def _apply(
     # A few set-based updates rather than one CASE per column and row.
     decided = [d.case_id for d in decisions]
     offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
+    at = Value(now, output_field=DateTimeField())
     if offered:
-        Case.objects.filter(pk__in=offered).update(status=CaseStatus.OFFERED, updated_at=now)
+        Case.objects.filter(pk__in=offered).update(
+            status=CaseStatus.OFFERED, updated_at=now, first_offered_at=Coalesce("first_offered_at", at)
+        )
     by_agent: dict[int, list[int]] = {}
     for case in assigned:
         by_agent.setdefault(case.assignee_id, []).append(case.pk)
     for agent_id, ids in by_agent.items():
-        Case.objects.filter(pk__in=ids).update(status=CaseStatus.ASSIGNED, assignee_id=agent_id, updated_at=now)
-    Case.objects.filter(pk__in=decided, first_offered_at__isnull=True).update(first_offered_at=now)
-    if assigned:
-        Case.objects.filter(pk__in=[c.pk for c in assigned], first_assigned_at__isnull=True).update(
-            first_assigned_at=now
+        Case.objects.filter(pk__in=ids).update(
+            status=CaseStatus.ASSIGNED,
+            assignee_id=agent_id,
+            updated_at=now,
+            first_offered_at=Coalesce("first_offered_at", at),
+            first_assigned_at=Coalesce("first_assigned_at", at),
         )
     CaseEvent.objects.bulk_create(events)
     # Longest idle counts from the last case handed to the agent.
@@ -580,6 +575,8 @@ def accept_offer(*, offer_id: int, agent: Agent, now: datetime) -> Case:
             raise OfferUnavailable(f"offer {offer_id} is {offer.status}")
         if offer.expires_at > now:
             return _accept(case=case, offer=offer, agent=agent, now=now)
+        # Too late counts as missed, as if the scan had come first.
+        _missed(agent_id=agent.pk, now=now, settings=RoutingSettings.current())
         _close_offer(case=case, offer=offer, status=Offer.Status.TIMED_OUT, now=now)
     raise OfferUnavailable(f"offer {offer_id} timed out")
 

@@ -32,15 +32,26 @@ def _room_freed(event) -> None:
         planning.clear()
 
 
+def _forget_queues(**kwargs) -> None:
+    from routing.selectors import _queues, _settings
+
+    _queues.clear()
+    _settings.clear()
+
+
 def connect() -> None:
     from agents.models import Agent, AgentCapacity, AgentSkill
-    from routing.models import Queue
+    from routing.models import Queue, RoutingSettings
 
     for model in (AgentSkill, AgentCapacity):
         post_save.connect(_forget, sender=model, dispatch_uid=f"routing-forget-save-{model.__name__}")
         post_delete.connect(_forget, sender=model, dispatch_uid=f"routing-forget-delete-{model.__name__}")
     m2m_changed.connect(_forget, sender=Agent.teams.through, dispatch_uid="routing-forget-teams")
     m2m_changed.connect(_forget, sender=Queue.agents.through, dispatch_uid="routing-forget-queue-agents")
+    m2m_changed.connect(_forget_queues, sender=Queue.agents.through, dispatch_uid="routing-forget-queue-members")
+    for model in (Queue, RoutingSettings):
+        post_save.connect(_forget_queues, sender=model, dispatch_uid=f"routing-forget-{model.__name__}")
+        post_delete.connect(_forget_queues, sender=model, dispatch_uid=f"routing-forget-del-{model.__name__}")
     # Presence, status and capacity changes; declined and missed offers;
     # cases resolved, closed or sent back to a queue.
     events.subscribe(AgentChanged, _room_freed)

@@ -168,6 +168,8 @@ def test_accepting_an_expired_offer_fails_and_times_it_out(chan, now):
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED and case.assignee is None
     assert services.expire_offers(now=now + timedelta(seconds=61)) == 0
+    ana.refresh_from_db()
+    assert ana.missed_offers == 1  # too late is missed, as when the scan times it out
 
 
 def test_auto_accept_queue_assigns_at_once(now):
