@@ -160,69 +160,6 @@ class _Profile:
     team_ids: frozenset[int]
 
 
-class _Profiles:
-    """Agents' profiles, kept per process for a few seconds. Planning may use
-    them; the plan that is written is always made again from a fresh read
-    under the agents' locks (``fresh=True``), so a stale profile can cost a
-    better choice for a moment, never a broken promise."""
-
-    ttl = 2.0
-
-    def __init__(self) -> None:
-        self.loaded_at = float("-inf")
-        self.data: dict[int, _Profile] = {}
-
-    def get(self, ids: list[int], *, fresh: bool) -> dict[int, _Profile]:
-        if fresh:
-            return self._load(ids)
-        if time.monotonic() - self.loaded_at > self.ttl:
-            self.data = self._load(None)
-            self.loaded_at = time.monotonic()
-        missing = [pk for pk in ids if pk not in self.data]
-        if missing:
-            self.data.update(self._load(missing))
-        return self.data
-
-    def clear(self) -> None:
-        self.loaded_at = float("-inf")
-        self.data = {}
-
-    @staticmethod
-    def _load(ids: list[int] | None) -> dict[int, _Profile]:
-        def scoped(qs):
-            return qs if ids is None else qs.filter(agent_id__in=ids)
-
-        skills: dict[int, dict[str, int]] = defaultdict(dict)
-        for agent_id, name, level in scoped(AgentSkill.objects.all()).values_list(
-            "agent_id", "skill__name", "proficiency"
-        ):
-            skills[agent_id][name] = level
-        capacity: dict[int, dict[str, int]] = defaultdict(dict)
-        for agent_id, kind, units in scoped(AgentCapacity.objects.all()).values_list(
-            "agent_id", "channel_kind", "units"
-        ):
-            capacity[agent_id][kind] = units
-        teams: dict[int, set[int]] = defaultdict(set)
-        for agent_id, team_id in scoped(Agent.teams.through.objects.all()).values_list("agent_id", "team_id"):
-            teams[agent_id].add(team_id)
-        direct: dict[int, set[int]] = defaultdict(set)
-        for agent_id, queue_id in scoped(Queue.agents.through.objects.all()).values_list("agent_id", "queue_id"):
-            direct[agent_id].add(queue_id)
-        pks = set(ids) if ids is not None else set(Agent.objects.values_list("pk", flat=True))
-        return {
-            pk: _Profile(
-                capacity=capacity.get(pk, {}),
-                skills=skills.get(pk, {}),
-                queue_ids=frozenset(direct.get(pk, ())),
-                team_ids=frozenset(teams.get(pk, ())),
-            )
-            for pk in pks
-        }
-
-
-profiles = _Profiles()
-
-
 _AGENT_ROW = ("pk", "capacity_total", "idle_since", "status_since", "last_routed_at", "status__channel_kinds")
 
 
@@ -231,12 +168,10 @@ def agent_states(
     agent_ids: Iterable[int] | None = None,
     *,
     settings: RoutingSettings | None = None,
-    fresh: bool = True,
 ) -> list[AgentState]:
     """The routing state of every routable agent (or of these agents, when
-    they are routable). Loads, presence and status are always read now; the
-    profiles (skills, capacities, memberships) come from a short per-process
-    cache unless ``fresh``."""
+    they are routable), read now in two queries (three with fair
+    distribution on)."""
     qs = Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
     scoped = agent_ids is not None
     if scoped:
@@ -246,12 +181,8 @@ def agent_states(
         return []
     settings = settings or routing_settings()
     ids = [row[0] for row in rows]
-    if fresh:
-        profile, loads, open_cases = _facts(ids)
-    else:
-        profile = profiles.get(ids, fresh=False)
-        loads, open_cases = _work(ids if scoped else None)
-    return _states(rows, profile, loads, open_cases, _recent(ids if scoped or fresh else None, now, settings))
+    profile, loads, open_cases = _facts(ids, everyone=not scoped)
+    return _states(rows, profile, loads, open_cases, _recent(ids if scoped else None, now, settings))
 
 
 def lock_agent_states(
@@ -310,10 +241,13 @@ def _states(rows, profile, loads, open_cases, recent) -> list[AgentState]:
     return states
 
 
-def _facts(ids: list[int]) -> tuple[dict[int, _Profile], dict[int, dict[str, int]], dict[int, int]]:
+def _facts(
+    ids: list[int], *, everyone: bool = False
+) -> tuple[dict[int, _Profile], dict[int, dict[str, int]], dict[int, int]]:
     """Profiles and loads of these agents read now, in one query: skills,
     capacities, teams, queues served directly, held cases and pending offers
-    (units and count per channel kind)."""
+    (units and count per channel kind). ``everyone``: read every agent's
+    rows rather than name a thousand ids (the caller keeps what it needs)."""
     from django.db import connection
 
     if not ids:
@@ -322,24 +256,29 @@ def _facts(ids: list[int]) -> tuple[dict[int, _Profile], dict[int, dict[str, int
     held = ", ".join(["%s"] * len(HELD_STATUSES))
     agent_skill, skill = AgentSkill._meta.db_table, AgentSkill._meta.get_field("skill").related_model._meta.db_table
     teams, direct = Agent.teams.through._meta.db_table, Queue.agents.through._meta.db_table
+    if everyone:
+        who, params = {"s.agent_id": "", "agent_id": "", "assignee_id": ""}, []
+    else:
+        who = {column: f"{column} IN ({marks}) AND " for column in ("s.agent_id", "agent_id", "assignee_id")}
+        params = ids * 5
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT 1, s.agent_id, k.name, s.proficiency, 0 FROM {agent_skill} s JOIN {skill} k ON k.id = s.skill_id
-         WHERE s.agent_id IN ({marks})
+         WHERE {who["s.agent_id"]} 1 = 1
         UNION ALL
-        SELECT 2, agent_id, channel_kind, units, 0 FROM {AgentCapacity._meta.db_table} WHERE agent_id IN ({marks})
+        SELECT 2, agent_id, channel_kind, units, 0 FROM {AgentCapacity._meta.db_table} WHERE {who["agent_id"]} 1 = 1
         UNION ALL
-        SELECT 3, agent_id, '', team_id, 0 FROM {teams} WHERE agent_id IN ({marks})
+        SELECT 3, agent_id, '', team_id, 0 FROM {teams} WHERE {who["agent_id"]} 1 = 1
         UNION ALL
-        SELECT 4, agent_id, '', queue_id, 0 FROM {direct} WHERE agent_id IN ({marks})
+        SELECT 4, agent_id, '', queue_id, 0 FROM {direct} WHERE {who["agent_id"]} 1 = 1
         UNION ALL
         SELECT 5, assignee_id, channel_kind, SUM(units), COUNT(*) FROM {Case._meta.db_table}
-         WHERE assignee_id IN ({marks}) AND status IN ({held}) GROUP BY assignee_id, channel_kind
+         WHERE {who["assignee_id"]} status IN ({held}) GROUP BY assignee_id, channel_kind
         UNION ALL
         SELECT 5, agent_id, channel_kind, SUM(units), COUNT(*) FROM {Offer._meta.db_table}
-         WHERE agent_id IN ({marks}) AND status = %s GROUP BY agent_id, channel_kind
+         WHERE {who["agent_id"]} status = %s GROUP BY agent_id, channel_kind
     """  # noqa: S608
-    params = ids * 5 + [str(s) for s in HELD_STATUSES] + ids + [Offer.Status.PENDING]
+    params += [str(s) for s in HELD_STATUSES] + (ids if not everyone else []) + [Offer.Status.PENDING]
     skills: dict[int, dict[str, int]] = defaultdict(dict)
     capacity: dict[int, dict[str, int]] = defaultdict(dict)
     team_ids: dict[int, set[int]] = defaultdict(set)
@@ -395,7 +334,7 @@ class _Planning:
         key = (self._generation, settings.fair_cap_assignments, settings.fair_cap_window_minutes)
         pool = getattr(local, "pool", None)
         if reload or pool is None or local.key != key or time.monotonic() - local.loaded_at >= ttl:
-            pool = local.pool = AgentPool(agent_states(now, settings=settings, fresh=False))
+            pool = local.pool = AgentPool(agent_states(now, settings=settings))
             local.key = key
             local.loaded_at = time.monotonic()
         return pool

@@ -271,7 +271,7 @@ def _decide(
     if agent_ids is None:
         pool = selectors.planning.pool(now, settings)
     else:
-        pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings, fresh=False))
+        pool = core.AgentPool(selectors.agent_states(now, agent_ids, settings=settings))
     held = core.AgentPool()  # agents this batch locked: read under the lock, plus the work given here
     busy: set[int] = set()  # agents another router is writing to: skipped, never waited for
     gone: set[int] = set()  # locked, and found no longer routable

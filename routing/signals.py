@@ -1,4 +1,4 @@
-"""Forget this process's cached agent profiles and planning pools when an
+"""Forget this process's planning pools when an
 agent changes here or work that held room ends (other processes' caches
 expire within a second or two; the router re-reads fresh state under the
 agents' locks before it writes, so a stale cache never breaks a promise)."""
@@ -15,14 +15,15 @@ from routing.events import OfferClosed
 
 
 def _forget(**kwargs) -> None:
-    from routing.selectors import planning, profiles
+    from routing.selectors import planning
 
-    profiles.clear()
     planning.clear()
 
 
-# Case statuses after which an agent may have more room than a pool says.
-_FREEING = {CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.QUEUED, CaseStatus.NEW}
+# Case statuses after which an agent may have more room than a pool says. Not
+# "queued": every arrival is one, and the rare case sent back to a queue by
+# its agent frees room that a pool sees within ROUTER_STATE_MS anyway.
+_FREEING = {CaseStatus.RESOLVED, CaseStatus.CLOSED}
 
 
 def _room_freed(event) -> None:
@@ -53,7 +54,7 @@ def connect() -> None:
         post_save.connect(_forget_queues, sender=model, dispatch_uid=f"routing-forget-{model.__name__}")
         post_delete.connect(_forget_queues, sender=model, dispatch_uid=f"routing-forget-del-{model.__name__}")
     # Presence, status and capacity changes; declined and missed offers;
-    # cases resolved, closed or sent back to a queue.
+    # cases resolved or closed.
     events.subscribe(AgentChanged, _room_freed)
     events.subscribe(OfferClosed, _room_freed)
     events.subscribe(CaseStatusChanged, _room_freed)

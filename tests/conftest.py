@@ -40,10 +40,13 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_agent_profiles():
-    """The router's per-process profile cache starts empty in every test."""
-    from routing.selectors import profiles
+def _fresh_router_state():
+    """The router's per-process kept state (planning pools, queues, routing
+    settings) starts empty in every test."""
+    from routing.selectors import _queues, _settings, planning
 
-    profiles.clear()
+    for kept in (planning, _queues, _settings):
+        kept.clear()
     yield
-    profiles.clear()
+    for kept in (planning, _queues, _settings):
+        kept.clear()
