@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "cases",
     "connectors",
     "dashboards",
+    "sla",
 ]
 
 MIDDLEWARE = [
@@ -169,9 +170,12 @@ CELERY_TASK_ROUTES = {
     "connectors.*": {"queue": "ingest"},
     "routing.*": {"queue": "routing"},
     "cases.*": {"queue": "outbound"},
+    "sla.*": {"queue": "routing"},
 }
 CELERY_BEAT_SCHEDULE = {
     "switchboard-tick": {"task": "routing.tasks.tick", "schedule": 1.0},
+    # Email channels with config.imap (README "Email"); `manage.py fetch_mail --watch` uses IDLE instead.
+    "switchboard-fetch-mail": {"task": "connectors.tasks.fetch_mail", "schedule": 60.0},
 }
 
 # --- Auth -----------------------------------------------------------------
@@ -232,9 +236,37 @@ SWITCHBOARD = {
     # every agent for every batch.
     "ROUTER_STATE_MS": env_int("SWITCHBOARD_ROUTER_STATE_MS", 1000),
     "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
+    # An agent is reminded of a promise (follow-up) this long before it is due.
+    "PROMISE_REMINDER_MINUTES": env_int("SWITCHBOARD_PROMISE_REMINDER_MINUTES", 15),
 }
 # Django's own request body guard sits above ours so that we answer 413 ourselves.
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWITCHBOARD["MAX_WEBHOOK_BYTES"] * 2 + 1024
+
+# --- Email (README "Email") -----------------------------------------------
+# Files customers send (email attachments) are stored under MEDIA_ROOT.
+MEDIA_ROOT = Path(os.environ.get("SWITCHBOARD_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+# Outbound mail: agents' replies on email cases leave through this SMTP server
+# (a channel's config["smtp"] may override host, port, user and TLS).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@localhost")
+SWITCHBOARD |= {
+    # The domain in the Message-IDs of our replies.
+    "EMAIL_DOMAIN": os.environ.get("SWITCHBOARD_EMAIL_DOMAIN", "switchboard.localhost"),
+    # An attachment over this size is described on the message but not stored;
+    # so are the ones after the total is reached.
+    "EMAIL_MAX_ATTACHMENT_BYTES": env_int("SWITCHBOARD_EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+    "EMAIL_MAX_TOTAL_ATTACHMENT_BYTES": env_int("SWITCHBOARD_EMAIL_MAX_TOTAL_ATTACHMENT_BYTES", 25 * 1024 * 1024),
+    # The SMTP listener refuses messages over this size (552).
+    "SMTPD_MAX_MESSAGE_BYTES": env_int("SWITCHBOARD_SMTPD_MAX_MESSAGE_BYTES", 35 * 1024 * 1024),
+}
 
 LOGGING = {
     "version": 1,

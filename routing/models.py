@@ -65,6 +65,14 @@ class Queue(models.Model):
     wrap_up_seconds = models.PositiveIntegerField(
         default=0, help_text="After resolving, the case holds the agent's capacity this long (wrap-up). 0: none."
     )
+    calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="queues",
+        help_text="Opening hours: outside them no case of this queue is offered. Empty: always open.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

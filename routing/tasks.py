@@ -21,9 +21,11 @@ def tick() -> None:
     """The periodic scan (Celery beat in production, the in-process ticker in
     embedded mode): everything due is found from the database."""
     from connectors.services import retry_stale_events
+    from sla.tasks import scan_due
 
     now = timezone.now()
     retry_stale_events(now=now)
+    scan_due.run()  # SLA warnings and breaches, promises (its failure is logged, never stops the tick)
     services.expire_offers(now=now)
     services.end_due_wrap_ups(now=now)
     services.check_first_replies(now=now)

@@ -1,0 +1,96 @@
+from django.contrib import admin
+from django.utils import timezone
+
+from sla import services
+from sla.models import (
+    BusinessCalendar,
+    Clock,
+    CustomClosedDate,
+    EscalationAction,
+    OpeningHours,
+    PolicyRevision,
+    Promise,
+    SlaPolicy,
+)
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+class CustomClosedDateInline(admin.TabularInline):
+    model = CustomClosedDate
+    extra = 0
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "holiday_country", "holiday_subdivision", "updated_at"]
+    inlines = [OpeningHoursInline, CustomClosedDateInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.touch_calendar(calendar_id=form.instance.pk)
+
+
+class EscalationActionInline(admin.TabularInline):
+    model = EscalationAction
+    extra = 0
+
+
+class PolicyRevisionInline(admin.TabularInline):
+    model = PolicyRevision
+    extra = 0
+    can_delete = False
+    fields = ["number", "changed_by", "changed_at", "snapshot"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "order",
+        "is_active",
+        "calendar",
+        "first_response_minutes",
+        "next_response_minutes",
+        "resolution_minutes",
+        "warning_percent",
+    ]
+    list_editable = ["order", "is_active"]
+    filter_horizontal = ["match_queues"]
+    inlines = [EscalationActionInline, PolicyRevisionInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.record_revision(policy=form.instance, now=timezone.now(), user=request.user)
+
+
+@admin.register(Clock)
+class ClockAdmin(admin.ModelAdmin):
+    list_display = ["case", "target", "status", "policy", "due_at", "warned_at", "breached_at", "stopped_at"]
+    list_filter = ["status", "target", "policy"]
+    raw_id_fields = ["case"]
+    readonly_fields = [f.name for f in Clock._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Promise)
+class PromiseAdmin(admin.ModelAdmin):
+    list_display = ["case", "agent", "due_at", "channel_kind", "status", "reminded_at", "missed_at", "kept_at"]
+    list_filter = ["status", "channel_kind"]
+    raw_id_fields = ["case", "customer", "agent"]
+    readonly_fields = ["reminded_at", "missed_at", "kept_at", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # agents make promises on a case (API), which reminds and records them

@@ -1,0 +1,1 @@
+"""The SLA arithmetic: pure Python, no Django imports (property-tested)."""
