@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from connectors import services
+from connectors.email.models import EmailAttachment, EmailDetail, MailboxState
 from connectors.models import Channel, InboundEvent
 
 
@@ -52,3 +53,30 @@ class InboundEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written by the mail connector only; admins look, never edit."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailDetail)
+class EmailDetailAdmin(_ReadOnly):
+    list_display = ["message_id", "from_address", "subject", "automated", "event"]
+    search_fields = ["message_id", "from_address", "subject"]
+
+
+@admin.register(EmailAttachment)
+class EmailAttachmentAdmin(_ReadOnly):
+    list_display = ["name", "content_type", "size", "inline", "skipped", "event"]
+    list_filter = ["inline", "content_type"]
+
+
+@admin.register(MailboxState)
+class MailboxStateAdmin(_ReadOnly):
+    list_display = ["channel", "folder", "last_uid", "polled_at", "error"]

@@ -83,3 +83,7 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"inbound {self.pk} on {self.channel_id} ({self.status})"
+
+
+# Email's own tables live beside its code; imported here so Django finds them.
+from connectors.email.models import EmailAttachment, EmailDetail, MailboxState  # noqa: E402,F401

@@ -14,3 +14,11 @@ def process_event(*, event_id: int) -> None:
 @shared_task(name="connectors.tasks.deliver_message")
 def deliver_message(*, message_id: int) -> None:
     services.deliver_message(message_id=message_id, now=timezone.now())
+
+
+@shared_task(name="connectors.tasks.fetch_mail")
+def fetch_mail() -> None:
+    """Read the IMAP mailboxes of email channels (scheduled by beat)."""
+    from connectors.email.imap import poll_all
+
+    poll_all(now=timezone.now())

@@ -18,3 +18,15 @@ if ! "$CHROMIUM" --version 2>/dev/null | grep -q '^Chromium '; then
   echo "$CHROMIUM does not run: reinstall Debian's 'chromium' package." >&2
   exit 1
 fi
+# Dovecot (Debian's dovecot-imapd) for the IMAP poller's tests: they start
+# their own private instance on a loopback port, so no system service is
+# configured or needed. Under CI those tests fail, not skip, without it.
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's dovecot-imapd for the IMAP tests…"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+  else
+    echo "Dovecot is missing: install Debian's 'dovecot-imapd' package for the IMAP tests (they skip without it, fail under CI)." >&2
+  fi
+fi
