@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cases.models import Case, CaseEvent, CaseSkill, Customer, Identity, Message
+from cases.models import Case, CaseEvent, CaseSkill, Customer, CustomerMerge, Identity, Message
 
 
 class IdentityInline(admin.TabularInline):
@@ -64,3 +64,16 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["direction", "channel_kind", "delivery_status"]
     search_fields = ["text", "provider_message_id"]
     raw_id_fields = ["case", "author_agent", "sender_identity", "channel"]
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    """Merges are made and undone through the API (recorded on the timeline);
+    here they are looked at."""
+
+    list_display = ["pk", "source", "target", "actor", "created_at", "undone_at"]
+    list_filter = ["undone_at"]
+    readonly_fields = [f.name for f in CustomerMerge._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

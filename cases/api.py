@@ -138,6 +138,16 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         case = services.resolve_case(case_id=case.pk, agent=_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)
 
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def typing(self, request, pk=None):
+        """The agent is typing a reply to a web chat: the customer's widget shows it."""
+        from connectors.webchat.services import agent_typing
+
+        case = self.get_object()
+        agent_typing(case_id=case.pk, agent=_agent(request))
+        return Response(status=204)
+
     @extend_schema(request=None, responses=CaseSerializer)
     @action(detail=True, methods=["post"], url_path="end-wrap-up")
     def end_wrap_up(self, request, pk=None):

@@ -75,6 +75,22 @@ def resolve_customer(
         return identity.customer, identity
 
 
+def add_identity_if_free(*, customer: Customer, kind: str, address: str) -> Identity | None:
+    """Attach an unverified address the customer gave (e.g. a pre-chat email)
+    only when no customer holds it yet: never an automatic merge."""
+    try:
+        normalized = normalize_identity(kind, address, default_region=settings.SWITCHBOARD.get("DEFAULT_PHONE_REGION"))
+    except ValueError:
+        return None
+    if Identity.objects.filter(kind=kind, address=normalized).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return Identity.objects.create(customer=customer, kind=kind, address=normalized)
+    except IntegrityError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     message: Message

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.html import strip_tags
 
 from cases import services as case_services
-from cases.models import CaseStatus, Message
+from cases.models import Case, CaseStatus, Message
 from config import background
 from config.events import publish_on_commit
 from connectors.events import InboundEventFailed
@@ -42,13 +42,23 @@ def receive_webhook(
     *, channel: Channel, body: bytes, headers: Mapping[str, str], remote_addr: str | None, url: str, now: datetime
 ) -> WebhookResult:
     """Verify, dedupe and store a provider's request; normalize after commit."""
-    from connectors.tasks import process_event
-
     provider = provider_for(channel.provider)
     try:
         provider.verify(channel=channel, body=body, headers=headers, url=url)
     except SignatureInvalid as exc:
         return WebhookResult(403, {"error": "bad_signature", "detail": str(exc)})
+    return store_event(channel=channel, body=body, headers=headers, remote_addr=remote_addr, now=now)
+
+
+def store_event(
+    *, channel: Channel, body: bytes, headers: Mapping[str, str], remote_addr: str | None, now: datetime
+) -> WebhookResult:
+    """Store a request already authenticated (a verified webhook, a web chat
+    frame, a handoff posted with a token): dedupe, commit, normalize after
+    commit. A body the provider cannot read is kept as a failed event."""
+    from connectors.tasks import process_event
+
+    provider = provider_for(channel.provider)
     stored_headers = {k: v for k, v in headers.items() if k.lower() not in {"cookie", "authorization"}}
     try:
         dedupe_key = provider.dedupe_key(channel=channel, body=body, headers=headers)
@@ -65,19 +75,25 @@ def receive_webhook(
         )
         publish_on_commit(InboundEventFailed(event_id=event.pk, channel_id=channel.pk))
         return WebhookResult(400, {"error": "invalid_payload", "detail": str(exc), "event_id": event.pk})
+    fields = {
+        "channel": channel,
+        "received_at": now,
+        "body": body,
+        "headers": stored_headers,
+        "remote_addr": remote_addr,
+        "dedupe_key": dedupe_key[:255],
+    }
     try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                channel=channel,
-                received_at=now,
-                body=body,
-                headers=stored_headers,
-                remote_addr=remote_addr,
-                dedupe_key=dedupe_key[:255],
-            )
-            background.enqueue(process_event, event_id=event.pk)
+        if transaction.get_connection().in_atomic_block:
+            # A savepoint: a duplicate leaves the caller's transaction usable.
+            with transaction.atomic():
+                event = InboundEvent.objects.create(**fields)
+        else:
+            # One INSERT in autocommit: committed when it returns, one round trip.
+            event = InboundEvent.objects.create(**fields)
     except IntegrityError:
         return WebhookResult(200, {"status": "duplicate", "dedupe_key": dedupe_key})
+    background.enqueue(process_event, event_id=event.pk)  # after commit: at once, or at the caller's commit
     return WebhookResult(202, {"status": "accepted", "event_id": event.pk})
 
 
@@ -126,6 +142,15 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
         if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
             return False, None  # the same message inside another delivery: stored once
         received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
+        if received.created_case and normalized.channel_kind and normalized.channel_kind != channel.kind:
+            # e.g. a web chat's offline form: an email-style case on the chat channel.
+            Case.objects.filter(pk=received.case.pk).update(channel_kind=normalized.channel_kind)
+            Message.objects.filter(pk=received.message.pk).update(channel_kind=normalized.channel_kind)
+            received.case.channel_kind = normalized.channel_kind
+        for kind, address in normalized.extra.get("identities", ()):
+            # Other addresses the sender gave (a pre-chat email): attached
+            # only when nobody holds them; an agent links or merges otherwise.
+            case_services.add_identity_if_free(customer=received.case.customer, kind=kind, address=address)
         if received.case.status == CaseStatus.NEW:
             text = normalized.text or strip_tags(received.message.html)
             routing_services.classify_case(case=received.case, text=text, now=now)
@@ -139,6 +164,15 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
             error=normalized.delivery_error,
         )
         return changed > 0, None
+    if normalized.kind is MessageKind.BOT_HANDOFF:
+        from cases.handoffs import handoff_text, open_handoff_case
+
+        if Message.objects.filter(channel=channel, provider_message_id=f"{normalized.external_id}#0").exists():
+            return False, None  # this conversation was handed over already
+        case, first = open_handoff_case(channel=channel, normalized=normalized, now=now)
+        routing_services.classify_case(case=case, text=handoff_text(normalized), now=now)
+        routing_services.queue_case(case=case, now=now)
+        return True, first
     if normalized.kind is MessageKind.IGNORE:
         return False, None
     raise NotImplementedError(f"{normalized.kind.value} events are not handled yet")
@@ -165,7 +199,19 @@ def update_delivery(*, channel: Channel, provider_message_id: str, status: str, 
             message.delivery_error = error
             message.save(update_fields=["delivery_status", "delivery_error"])
             changed += 1
+            if status == "failed":
+                _escalate_outbound_failed(message=message, error=error)
     return changed
+
+
+def _escalate_outbound_failed(*, message: Message, error: str) -> None:
+    """A reply that did not reach the customer goes to the escalation feed."""
+    from cases.events import EscalationRaised
+
+    queue_id = Case.objects.filter(pk=message.case_id).values_list("queue_id", flat=True).first()
+    detail = f"Reply {message.pk} was not delivered: {error or 'failed'}"[:300]
+    event = EscalationRaised(kind="outbound_failed", case_id=message.case_id, queue_id=queue_id, detail=detail)
+    publish_on_commit(event)
 
 
 def retry_stale_events(*, now: datetime, limit: int = 100) -> int:
@@ -209,8 +255,10 @@ def deliver_message(*, message_id: int, now: datetime) -> Message | None:
         result = provider_for(message.channel.provider).send(channel=message.channel, message=message)
         result_status, provider_id, error = result.status, result.provider_message_id, result.error
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.QUEUED).update(
+        updated = Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.QUEUED).update(
             delivery_status=result_status, provider_message_id=provider_id, delivery_error=error
         )
+        if updated and result_status == Message.Delivery.FAILED:
+            _escalate_outbound_failed(message=message, error=error)
     message.refresh_from_db()
     return message

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from connectors.providers.base import PayloadInvalid, Provider, SendResult, SignatureInvalid
+from connectors.providers.bot_handoff import BotHandoffProvider
+from connectors.providers.email import EmailProvider
 from connectors.providers.generic_json import GenericJsonProvider
+from connectors.providers.webchat import WebChatProvider
 
 PROVIDERS: dict[str, Provider] = {
     GenericJsonProvider.name: GenericJsonProvider(),
+    EmailProvider.name: EmailProvider(),
+    WebChatProvider.name: WebChatProvider(),
+    BotHandoffProvider.name: BotHandoffProvider(),
 }
 
 
