@@ -55,7 +55,9 @@ def end_presence(*, agent_id: int, now: datetime) -> None:
         publish_on_commit(AgentChanged(agent_id=agent_id))
 
 
-def set_status(*, agent_id: int, status_id: int, now: datetime) -> Agent:
+def set_status(*, agent_id: int, status_id: int, now: datetime, reason: str = "") -> Agent:
+    """``reason``: why, when someone else (a supervisor) sets it; empty when
+    the agent chose it."""
     from routing.tasks import route_agent
 
     status = PresenceStatus.objects.filter(pk=status_id).first()
@@ -66,10 +68,48 @@ def set_status(*, agent_id: int, status_id: int, now: datetime) -> Agent:
         if agent.status_id != status.pk:
             agent.status = status
             agent.status_since = now
-            agent.status_reason = ""  # the agent chose it
+            agent.status_reason = reason[:200]
             agent.missed_offers = 0
             agent.save(update_fields=["status", "status_since", "status_reason", "missed_offers"])
             publish_on_commit(AgentChanged(agent_id=agent.pk))
             if status.channel_kinds:
                 background.enqueue(route_agent, agent_id=agent.pk)
+    return agent
+
+
+def set_capacity(
+    *, agent_id: int, now: datetime, total: int | None = None, per_kind: dict[str, int] | None = None
+) -> Agent:
+    """Change how much work an agent holds at once: in total and per channel
+    kind (0 removes a kind). Work already held stays; more room lets the agent
+    pull waiting cases at once."""
+    from agents.models import AgentCapacity
+    from connectors.kinds import CHANNEL_KINDS
+    from routing.tasks import route_agent
+
+    per_kind = per_kind or {}
+    unknown = sorted(set(per_kind) - set(CHANNEL_KINDS))
+    if unknown:
+        raise Invalid(f"unknown channel kind(s): {', '.join(unknown)}")
+    if total is not None and not 1 <= total <= 1000:
+        raise Invalid("total capacity must be between 1 and 1000")
+    if any(
+        not isinstance(units, int) or isinstance(units, bool) or not 0 <= units <= 1000 for units in per_kind.values()
+    ):
+        raise Invalid("capacity per channel kind must be a whole number between 0 and 1000")
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent_id)
+        if total is not None and agent.capacity_total != total:
+            agent.capacity_total = total
+            agent.save(update_fields=["capacity_total"])
+        for kind, units in per_kind.items():
+            if units == 0:
+                AgentCapacity.objects.filter(agent=agent, channel_kind=kind).delete()
+            else:
+                AgentCapacity.objects.update_or_create(agent=agent, channel_kind=kind, defaults={"units": units})
+        publish_on_commit(AgentChanged(agent_id=agent.pk))
+        background.enqueue(route_agent, agent_id=agent.pk)
+    from routing.selectors import planning
+
+    planning.changed(agent.pk)  # this process's router sees the new capacity at once
     return agent

@@ -19,12 +19,41 @@ class Customer(models.Model):
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
     language = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        help_text="Set while this customer is merged into another (undo clears it).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.display_name or f"customer {self.pk}"
+
+
+class CustomerMerge(models.Model):
+    """One merge of ``source`` into ``target``, with exactly what moved, so an
+    undo moves back exactly that (and nothing that arrived since)."""
+
+    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges_out")
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges_in")
+    identity_ids = models.JSONField(default=list, help_text="Identities moved from source to target.")
+    case_ids = models.JSONField(default=list, help_text="Cases moved from source to target.")
+    source_fields = models.JSONField(default=dict, help_text="Source fields the target took over (name, language).")
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"merge {self.source_id} -> {self.target_id}"
 
 
 class Identity(models.Model):
@@ -133,6 +162,19 @@ class Case(models.Model):
             models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
             models.Index(fields=["customer", "created_at"], name="case_customer_idx"),
             models.Index(fields=["channel", "thread_key", "resolved_at"], name="case_thread_idx"),
+            # Supervisor dashboards: a queue's open cases by status, its
+            # arrivals and its answers over the last hour, without a scan.
+            models.Index(
+                fields=["queue", "status"],
+                condition=Q(status__in=["queued", "offered", "assigned", "waiting", "wrap_up"]),
+                name="case_queue_open_idx",
+            ),
+            models.Index(fields=["queue", "created_at"], name="case_queue_arrivals_idx"),
+            models.Index(
+                fields=["queue", "first_assigned_at"],
+                condition=Q(first_assigned_at__isnull=False),
+                name="case_queue_answers_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,6 +230,9 @@ class Message(models.Model):
     html = models.TextField(blank=True, help_text="Sanitized before it is stored; never raw customer HTML.")
     attachments = models.JSONField(default=list, blank=True, help_text="[{name, content_type, size, url}]")
     author_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    bot_name = models.CharField(
+        max_length=120, blank=True, help_text="Set on a chatbot's line of a handed-over transcript."
+    )
     sender_identity = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     delivery_status = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.RECEIVED)
     delivery_error = models.TextField(blank=True)

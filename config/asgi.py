@@ -17,17 +17,23 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from config import background  # noqa: E402
 from config.ticker import run_ticker  # noqa: E402
-from dashboards.websockets import websocket_urlpatterns  # noqa: E402
+from dashboards.websockets import public_websocket_urlpatterns, staff_websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": URLRouter(
+            [
+                *public_websocket_urlpatterns,
+                re_path(r"", AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(staff_websocket_urlpatterns)))),
+            ]
+        ),
     }
 )
 

@@ -168,3 +168,82 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     async def agent_updated(self, event: dict) -> None:
         await self.send_json(event)
+
+
+NOT_A_SUPERVISOR = 4403
+
+
+class SupervisorConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/supervisor/``: a snapshot numbered per stream, then deltas and
+    heartbeats (``dashboards.streams``); ``{"type": "resync"}`` re-joins the
+    groups and sends a fresh snapshot (after a gap, a silence, a reconnect)."""
+
+    groups_joined: list[str] = []
+
+    async def connect(self) -> None:
+        from dashboards.scope import scope_for
+        from dashboards.streams import heartbeat
+
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        self.supervision = await database_sync_to_async(scope_for)(user)
+        if self.supervision is None:
+            await self.close(code=NOT_A_SUPERVISOR)
+            return
+        await self.accept()
+        self.groups_joined = self.supervision.groups
+        # Join before the snapshot is read: nothing committed after it is missed.
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        heartbeat.join(self.groups_joined)
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        from dashboards.streams import heartbeat
+
+        if self.groups_joined:
+            heartbeat.leave(self.groups_joined)
+            for group in self.groups_joined:
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception as exc:  # Redis away; its memberships expire
+                    log.warning("group_discard failed: %s", exc)
+            self.groups_joined = []
+
+    async def send_snapshot(self) -> None:
+        text = await database_sync_to_async(self._snapshot_text)()
+        await self.send(text_data=text)
+
+    def _snapshot_text(self) -> str:
+        import json
+
+        from dashboards import supervision
+        from dashboards.streams import sequences
+
+        # Numbers first, then the rows: a delta numbered after this snapshot
+        # was computed after it began, so applying it never goes back in time.
+        seqs = sequences.current(self.groups_joined)
+        return json.dumps({"type": "snapshot", "seqs": seqs, **supervision.snapshot(self.supervision)})
+
+    async def receive_json(self, content, **kwargs) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "resync":
+            try:
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                await self.send_snapshot()
+            except Exception as exc:
+                log.warning("supervisor resync failed: %s", exc)
+                await self.send_json({"type": "error", "detail": "live updates are unavailable; retrying"})
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self.send_json({"type": "error", "detail": f"unknown request type {kind!r}"})
+
+    async def supervisor_delta(self, event: dict) -> None:
+        await self.send(text_data=event["text"])  # serialized once by the publisher
+
+    async def supervisor_heartbeat(self, event: dict) -> None:
+        await self.send(text_data=event["text"])

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from agents.events import AgentChanged
 from agents.models import Agent
-from cases.events import CaseStatusChanged, MessageAdded
+from cases.events import CaseCreated, CaseStatusChanged, EscalationRaised, MessageAdded
 from cases.models import Case, Message
 from config import events
+from connectors.events import InboundEventFailed
 from dashboards import selectors
+from dashboards.events import QueueChanged
 from dashboards.fanout import agent_group, group_send, group_send_many
-from routing.events import CaseAssigned, OfferClosed, OfferCreated
+from dashboards.models import Escalation
+from dashboards.streams import coalescer
+from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
 
 
 def on_offers_created(batch: list[OfferCreated]) -> None:
     """Offers reach their agents' sockets: one query for a router's whole batch."""
-    offers = selectors.offers_with_previews([event.offer_id for event in batch])
+    payloads = selectors.offer_payloads([event.offer_id for event in batch])
     group_send_many(
-        [
-            (agent_group(offer.agent_id), {"type": "offer.created", "offer": selectors.offer_payload(offer)})
-            for offer in offers
-        ]
+        [(agent_group(agent_id), {"type": "offer.created", "offer": payload}) for agent_id, payload in payloads]
     )
 
 
@@ -69,7 +72,77 @@ def on_agent_changed(event: AgentChanged) -> None:
     group_send(agent_group(agent.pk), {"type": "agent.updated", "agent": selectors.agent_payload(agent)})
 
 
+# --- Supervisor dashboards: mark what changed; the coalescer sends it. ---------
+
+
+def supervise_offers(batch: list[OfferCreated]) -> None:
+    coalescer.mark(cases=[e.case_id for e in batch], agents=[e.agent_id for e in batch])
+
+
+def supervise_offer_closed(event: OfferClosed) -> None:
+    coalescer.mark(cases=[event.case_id], agents=[event.agent_id])
+
+
+def supervise_assigned(event: CaseAssigned) -> None:
+    coalescer.mark(queues=[event.queue_id], agents=[event.agent_id])
+
+
+def supervise_status(batch: list[CaseStatusChanged]) -> None:
+    coalescer.mark(queues=[e.queue_id for e in batch], agents=[e.assignee_id for e in batch])
+
+
+def supervise_created(batch: list[CaseCreated]) -> None:
+    coalescer.mark(cases=[e.case_id for e in batch])
+
+
+def supervise_agent(batch: list[AgentChanged]) -> None:
+    coalescer.mark(agents=[e.agent_id for e in batch])
+
+
+def supervise_queue(event: QueueChanged) -> None:
+    coalescer.mark(queues=[event.queue_id])
+
+
+def _feed(kind: str, case_id: int | None, queue_id: int | None, detail: str) -> None:
+    if queue_id is None and case_id is not None:
+        queue_id = Case.objects.filter(pk=case_id).values_list("queue_id", flat=True).first()
+    item = Escalation.objects.create(
+        kind=kind, case_id=case_id, queue_id=queue_id, detail=detail[:500], created_at=timezone.now()
+    )
+    coalescer.mark(escalations=[item.pk], queues=[queue_id])
+
+
+def on_escalation_raised(event: EscalationRaised) -> None:
+    _feed(event.kind, event.case_id, event.queue_id, event.detail)
+
+
+def on_case_escalated(event: CaseEscalated) -> None:
+    _feed("response_timer", event.case_id, event.queue_id, event.reason)
+
+
+def on_inbound_failed(event: InboundEventFailed) -> None:
+    from connectors.models import InboundEvent
+
+    row = (
+        InboundEvent.objects.filter(pk=event.event_id)
+        .values_list("error", "channel__name", "channel__default_queue_id")
+        .first()
+    )
+    error, channel, queue_id = row if row else ("", "?", None)
+    _feed("inbound_failed", None, queue_id, f"Inbound event {event.event_id} on {channel} failed: {error}")
+
+
 def connect() -> None:
+    events.subscribe(InboundEventFailed, on_inbound_failed)
+    events.subscribe_batch(OfferCreated, supervise_offers)
+    events.subscribe(OfferClosed, supervise_offer_closed)
+    events.subscribe(CaseAssigned, supervise_assigned)
+    events.subscribe_batch(CaseStatusChanged, supervise_status)
+    events.subscribe_batch(CaseCreated, supervise_created)
+    events.subscribe_batch(AgentChanged, supervise_agent)
+    events.subscribe(QueueChanged, supervise_queue)
+    events.subscribe(EscalationRaised, on_escalation_raised)
+    events.subscribe(CaseEscalated, on_case_escalated)
     events.subscribe_batch(OfferCreated, on_offers_created)
     events.subscribe(OfferClosed, on_offer_closed)
     events.subscribe(CaseAssigned, on_case_assigned)

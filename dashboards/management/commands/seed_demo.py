@@ -188,6 +188,7 @@ class Command(BaseCommand):
             "Switchboard is starting in embedded mode (SQLite, in-process background work).",
             "",
             f"  Agent workspace   {base}/agent/",
+            f"  Supervisor        {base}/supervisor/   (wallboard: {base}/supervisor/wallboard/)",
             f"  Admin             {base}/admin/",
             f"  API schema        {base}/api/v1/schema/",
             f"  Webhook           {base}/hooks/{channel.key}/",

@@ -1,0 +1,134 @@
+"""Supervisors' changes from the dashboard that are not case actions
+(those are ``routing.services.assign_case`` and ``transfer_to_queue``, on the
+case timeline): a queue's priority, a whole channel kind's priority, an
+agent's capacity or status. Each leaves a ``SupervisorAction`` audit record
+(and, where cases change, their timeline) and reaches every dashboard through
+events published on commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from agents import services as agent_services
+from agents.models import PresenceStatus
+from cases.models import Case, CaseEvent, CaseStatus
+from config.api import Invalid, NotFound
+from config.events import publish_on_commit
+from connectors.kinds import CHANNEL_KINDS
+from dashboards.events import QueueChanged
+from dashboards.models import SupervisorAction
+from routing import services as routing_services
+from routing.models import Queue, RoutingRule
+
+CHUNK = 2000
+
+
+def set_queue_priority(*, queue_id: int, priority: int, actor, now: datetime) -> Queue:
+    """1 (most urgent) to 5; waiting cases of the queue are re-ranked at once."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
+        raise Invalid("a queue's priority is a whole number from 1 (most urgent) to 5")
+    with transaction.atomic():
+        queue = Queue.objects.select_for_update().filter(pk=queue_id).first()
+        if queue is None:
+            raise NotFound(f"no queue {queue_id}")
+        before = queue.priority
+        queue.priority = priority
+        queue.save(update_fields=["priority"])
+        waiting = list(Case.objects.filter(queue=queue, status=CaseStatus.QUEUED).values_list("pk", flat=True))
+        for start in range(0, len(waiting), CHUNK):
+            routing_services.refresh_ranks(case_ids=waiting[start : start + CHUNK])
+        SupervisorAction.objects.create(
+            kind=SupervisorAction.Kind.QUEUE_PRIORITY,
+            actor=actor,
+            queue=queue,
+            data={"from": before, "to": priority, "reranked": len(waiting)},
+            created_at=now,
+        )
+        publish_on_commit(QueueChanged(queue_id=queue.pk))
+    return queue
+
+
+def set_channel_kind_priority(*, channel_kind: str, priority: int, actor, now: datetime, queue_ids=None) -> int:
+    """Every waiting case of this channel kind (in these queues, or any)
+    takes this case priority, 1 (urgent) to 4 (low), on its timeline, and is
+    re-ranked; routing rules that match only this kind set it for new cases.
+    Returns how many waiting cases changed."""
+    if channel_kind not in CHANNEL_KINDS:
+        raise Invalid(f"unknown channel kind {channel_kind!r}")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 4:
+        raise Invalid("a case priority is a whole number from 1 (urgent) to 4 (low)")
+    with transaction.atomic():
+        qs = Case.objects.filter(channel_kind=channel_kind, status__in=[CaseStatus.QUEUED, CaseStatus.OFFERED]).exclude(
+            priority=priority
+        )
+        if queue_ids is not None:
+            qs = qs.filter(queue_id__in=list(queue_ids))
+        changed = list(qs.select_for_update(skip_locked=True).values_list("pk", "priority", "queue_id"))
+        for start in range(0, len(changed), CHUNK):
+            part = changed[start : start + CHUNK]
+            ids = [pk for pk, _, _ in part]
+            Case.objects.filter(pk__in=ids).update(priority=priority, updated_at=now)
+            CaseEvent.objects.bulk_create(
+                [
+                    CaseEvent(
+                        case_id=pk,
+                        kind=CaseEvent.Kind.PRIORITY_CHANGED,
+                        actor=actor,
+                        created_at=now,
+                        data={"from": old, "to": priority, "channel_kind": channel_kind, "by": "supervisor"},
+                    )
+                    for pk, old, _ in part
+                ]
+            )
+            routing_services.refresh_ranks(case_ids=ids)
+        rules = RoutingRule.objects.filter(is_active=True, match_channel_kinds=[channel_kind])
+        rule_ids = list(rules.values_list("pk", flat=True))
+        rules.update(set_priority=priority)
+        SupervisorAction.objects.create(
+            kind=SupervisorAction.Kind.CHANNEL_PRIORITY,
+            actor=actor,
+            data={"channel_kind": channel_kind, "to": priority, "cases": len(changed), "rules": rule_ids},
+            created_at=now,
+        )
+        for queue_id in sorted({q for _, _, q in changed if q is not None}):
+            publish_on_commit(QueueChanged(queue_id=queue_id))
+    return len(changed)
+
+
+def set_agent_status(*, agent_id: int, status_id: int, actor, now: datetime):
+    status = PresenceStatus.objects.filter(pk=status_id).first()
+    if status is None:
+        raise Invalid(f"no presence status {status_id}")
+    with transaction.atomic():
+        agent = agent_services.set_status(
+            agent_id=agent_id, status_id=status_id, now=now, reason=f"Set to {status.name} by {_name(actor)}."
+        )
+        SupervisorAction.objects.create(
+            kind=SupervisorAction.Kind.AGENT_STATUS,
+            actor=actor,
+            agent=agent,
+            data={"status_id": status.pk, "status": status.name},
+            created_at=now,
+        )
+    return agent
+
+
+def set_agent_capacity(*, agent_id: int, actor, now: datetime, total: int | None, per_kind: dict[str, int]):
+    with transaction.atomic():
+        agent = agent_services.set_capacity(agent_id=agent_id, now=now, total=total, per_kind=per_kind)
+        SupervisorAction.objects.create(
+            kind=SupervisorAction.Kind.AGENT_CAPACITY,
+            actor=actor,
+            agent=agent,
+            data={"total": total, "per_kind": per_kind},
+            created_at=now,
+        )
+    return agent
+
+
+def _name(user) -> str:
+    if user is None:
+        return "a supervisor"
+    return user.get_full_name() or user.username
