@@ -22,6 +22,10 @@ imported only when their part runs, so a part may import what it needs.
 from __future__ import annotations
 
 PARTS: dict[str, str] = {
+    "dashboard": "bench.dashboard",
+    "email": "bench.email",
+    "ingest": "bench.ingest",
     "latency": "bench.latency",
     "route": "bench.route",
+    "sla": "bench.sla",
 }

@@ -102,7 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="waiting cases to drain (default 100000)")
     parser.add_argument("--agents", type=int, default=1000, help="agents (default 1000)")
     parser.add_argument("--skills", type=int, default=20, help="skills, a few of them languages (default 20)")
-    parser.add_argument("--batch", type=int, default=50, help="route_waiting(limit=...) per call (default 50)")
+    parser.add_argument(
+        "--batch", type=int, default=200, help="route_waiting(limit=...) per call (default 200, the router's own)"
+    )
     parser.add_argument(
         "--seconds",
         type=float,

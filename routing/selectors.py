@@ -4,6 +4,8 @@ whatever the number of agents or cases."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -17,6 +19,8 @@ from agents.models import Agent, AgentCapacity, AgentSkill
 from cases.models import HELD_STATUSES, Case, CaseSkill, CaseStatus
 from routing.core import AgentPool, AgentState, CaseDemand, Selection
 from routing.models import Offer, Queue, RoutingSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,28 @@ def _load_queues() -> dict[int, QueueInfo]:
         )
         for row in rows
     }
+
+
+def closed_queue_ids(now: datetime) -> list[int]:
+    """Queues outside their opening hours (``sla`` calendars) at ``now``;
+    kept like the queues (``_Kept``), for the same ``now`` give or take that
+    long, so opening and closing may be seen up to ``ROUTER_STATE_MS`` late."""
+    from django.conf import settings as django_settings
+
+    from sla.selectors import closed_queue_ids as closed
+
+    ttl = django_settings.SWITCHBOARD["ROUTER_STATE_MS"] / 1000
+    kept = _closed.get(None) if ttl > 0 else None
+    if kept is not None:
+        value, at, loaded = kept
+        if time.monotonic() - loaded < ttl and abs((now - at).total_seconds()) < ttl:
+            return value
+    value = closed(now)
+    _closed[None] = (value, now, time.monotonic())
+    return value
+
+
+_closed: dict = {}
 
 
 _queues = _Kept(_load_queues)
@@ -312,43 +338,146 @@ def _facts(
     return profile, loads, counts
 
 
+class _ThreadPool:
+    """One thread's planning pool and its bookkeeping."""
+
+    __slots__ = ("pool", "key", "loaded_at", "seen", "ready", "refreshing")
+
+    def __init__(self, pool: AgentPool, key: tuple, loaded_at: float, seen: int) -> None:
+        self.pool = pool
+        self.key = key
+        self.loaded_at = loaded_at
+        self.seen = seen  # changes (``_Planning.changed``) already read into the pool
+        self.ready: tuple | None = None  # a newer full read made in the background
+        self.refreshing = False
+
+
 class _Planning:
     """Each thread's planning pool: every routable agent's state as read at
-    most ``ROUTER_STATE_MS`` ago, kept current with the work this thread
-    handed out and the fresh states it read under locks since. Batches plan
-    on it instead of reading a thousand agents each time; what is written is
-    always decided again on the chosen agents' states read under their locks,
-    so a stale pool can cost a better choice for a moment, never a promise.
-    ``clear`` (on this process's changes that free room or change an agent)
-    makes every thread read anew."""
+    most about ``ROUTER_STATE_MS`` ago, kept current with the work this
+    thread handed out and the fresh states it read under locks since. Batches
+    plan on it instead of reading a thousand agents each time; what is written
+    is always decided again on the chosen agents' states read under their
+    locks, so a stale pool can cost a better choice for a moment, never a
+    promise.
+
+    - Agents this process changed (``changed``: presence, status, capacity,
+      skills, an offer closed, a case resolved) are read again, alone, before
+      the next plan.
+    - When the pool is older than ``ROUTER_STATE_MS``, a background thread
+      reads every agent and the planning thread takes the new pool at its next
+      batch: no decision waits for a full read, but the first.
+    - ``clear`` (memberships, settings) makes every thread read all anew."""
+
+    LOG_LIMIT = 10_000
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._generation = 0
+        self._lock = threading.Lock()
+        self._log: list[int] = []  # agent ids changed in this process, oldest first
+        self._log_start = 0  # the sequence number of _log[0]
+        self._requests: queue.SimpleQueue | None = None
 
-    def pool(self, now: datetime, settings: RoutingSettings, *, reload: bool = False) -> AgentPool:
+    def pool(self, now: datetime, settings: RoutingSettings) -> AgentPool:
         from django.conf import settings as django_settings
 
         ttl = django_settings.SWITCHBOARD["ROUTER_STATE_MS"] / 1000
-        local = self._local
         key = (self._generation, settings.fair_cap_assignments, settings.fair_cap_window_minutes)
-        pool = getattr(local, "pool", None)
-        if reload or pool is None or local.key != key or time.monotonic() - local.loaded_at >= ttl:
-            pool = local.pool = AgentPool(agent_states(now, settings=settings))
-            local.key = key
-            local.loaded_at = time.monotonic()
-        return pool
+        mine: _ThreadPool | None = getattr(self._local, "mine", None)
+        if mine is None or ttl <= 0 or mine.key != key:
+            return self._load(now, settings, key).pool
+        if mine.ready is not None:
+            pool, loaded_at, seen, ready_key = mine.ready
+            mine.ready = None
+            if ready_key == key:
+                mine.pool, mine.loaded_at, mine.seen = pool, loaded_at, seen
+        seen, changed = self._changes_since(mine.seen)
+        if seen is None:
+            return self._load(now, settings, key).pool
+        if changed:
+            states = agent_states(now, changed, settings=settings)
+            mine.pool.remove(set(changed) - {state.agent_id for state in states})
+            mine.pool.update(states)
+            mine.seen = seen
+        if time.monotonic() - mine.loaded_at >= ttl and not mine.refreshing:
+            mine.refreshing = True
+            self._refresh_later(mine, settings, key)
+        return mine.pool
+
+    def _load(self, now: datetime, settings: RoutingSettings, key: tuple) -> _ThreadPool:
+        seen = self._sequence()
+        started = time.monotonic()
+        mine = self._local.mine = _ThreadPool(AgentPool(agent_states(now, settings=settings)), key, started, seen)
+        return mine
 
     def sync(self, states: Iterable[AgentState], gone: Iterable[int] = ()) -> None:
         """Fresh states read under lock (with the work just handed out) go
         into this thread's pool; agents found no longer routable leave it."""
-        pool = getattr(self._local, "pool", None)
-        if pool is not None:
-            pool.remove(gone)
-            pool.update(states)
+        mine = getattr(self._local, "mine", None)
+        if mine is not None:
+            mine.pool.remove(gone)
+            mine.pool.update(states)
+
+    # --- what changed -----------------------------------------------------------
+
+    def changed(self, agent_id: int | None) -> None:
+        """This process changed an agent (None: some agent, unknown)."""
+        if agent_id is None:
+            self.clear()
+            return
+        with self._lock:
+            self._log.append(agent_id)
+            if len(self._log) > self.LOG_LIMIT:
+                drop = len(self._log) // 2
+                del self._log[:drop]
+                self._log_start += drop
 
     def clear(self, *args, **kwargs) -> None:
         self._generation += 1
+
+    def _sequence(self) -> int:
+        with self._lock:
+            return self._log_start + len(self._log)
+
+    def _changes_since(self, seen: int) -> tuple[int | None, list[int]]:
+        with self._lock:
+            if seen < self._log_start:
+                return None, []  # fell behind the log: read everything
+            return self._log_start + len(self._log), list(set(self._log[seen - self._log_start :]))
+
+    # --- reading every agent in the background ------------------------------------
+
+    def _refresh_later(self, mine: _ThreadPool, settings: RoutingSettings, key: tuple) -> None:
+        with self._lock:
+            if self._requests is None:
+                self._requests = queue.SimpleQueue()
+                threading.Thread(target=self._refresher, name="switchboard-router-state", daemon=True).start()
+            requests = self._requests
+        requests.put((mine, settings, key))
+
+    def _refresher(self) -> None:
+        from django.db import close_old_connections, connections
+        from django.utils import timezone
+
+        requests = self._requests
+        while True:
+            mine, settings, key = requests.get()
+            try:
+                close_old_connections()
+                seen = self._sequence()
+                started = time.monotonic()
+                pool = AgentPool(agent_states(timezone.now(), settings=settings))
+                mine.ready = (pool, started, seen, key)
+            except Exception:
+                log.exception("reading agents' routing state failed; the router reads it itself next time")
+                mine.loaded_at = float("-inf")
+                self.clear()
+            finally:
+                # Its own connection is not kept between reads (a second apart):
+                # nothing holds a database session open in the background.
+                connections.close_all()
+                mine.refreshing = False
 
 
 planning = _Planning()

@@ -1,7 +1,8 @@
-"""Forget this process's planning pools when an
-agent changes here or work that held room ends (other processes' caches
-expire within a second or two; the router re-reads fresh state under the
-agents' locks before it writes, so a stale cache never breaks a promise)."""
+"""Tell this process's planning pools what changed here: an agent (read
+again before the next plan) or memberships and settings (read all anew).
+Other processes' pools are read anew within ROUTER_STATE_MS; the router
+re-reads the chosen agents under their locks before it writes, so a stale
+pool never breaks a promise."""
 
 from __future__ import annotations
 
@@ -15,29 +16,43 @@ from routing.events import OfferClosed
 
 
 def _forget(**kwargs) -> None:
+    """Memberships changed: every pool reads all agents anew."""
     from routing.selectors import planning
 
     planning.clear()
 
 
-# Case statuses after which an agent may have more room than a pool says. Not
+def _agent_profile_changed(instance, **kwargs) -> None:
+    """A skill or capacity row saved or deleted here: read that agent again."""
+    from routing.selectors import planning
+
+    planning.changed(instance.agent_id)
+
+
+# Case statuses after which an agent has more room than a pool says. Not
 # "queued": every arrival is one, and the rare case sent back to a queue by
 # its agent frees room that a pool sees within ROUTER_STATE_MS anyway.
 _FREEING = {CaseStatus.RESOLVED, CaseStatus.CLOSED}
 
 
-def _room_freed(event) -> None:
+def _agent_changed(event) -> None:
+    """Presence, status or capacity changed; an offer closed (declined, timed
+    out, accepted); a case resolved or closed: read that agent again."""
     from routing.selectors import planning
 
-    if not isinstance(event, CaseStatusChanged) or event.status in _FREEING:
-        planning.clear()
+    if isinstance(event, CaseStatusChanged):
+        if event.status in _FREEING:
+            planning.changed(event.assignee_id)
+    else:
+        planning.changed(event.agent_id)
 
 
 def _forget_queues(**kwargs) -> None:
-    from routing.selectors import _queues, _settings
+    from routing.selectors import _closed, _queues, _settings
 
     _queues.clear()
     _settings.clear()
+    _closed.clear()
 
 
 def connect() -> None:
@@ -45,8 +60,8 @@ def connect() -> None:
     from routing.models import Queue, RoutingSettings
 
     for model in (AgentSkill, AgentCapacity):
-        post_save.connect(_forget, sender=model, dispatch_uid=f"routing-forget-save-{model.__name__}")
-        post_delete.connect(_forget, sender=model, dispatch_uid=f"routing-forget-delete-{model.__name__}")
+        post_save.connect(_agent_profile_changed, sender=model, dispatch_uid=f"routing-forget-save-{model.__name__}")
+        post_delete.connect(_agent_profile_changed, sender=model, dispatch_uid=f"routing-forget-del-{model.__name__}")
     m2m_changed.connect(_forget, sender=Agent.teams.through, dispatch_uid="routing-forget-teams")
     m2m_changed.connect(_forget, sender=Queue.agents.through, dispatch_uid="routing-forget-queue-agents")
     m2m_changed.connect(_forget_queues, sender=Queue.agents.through, dispatch_uid="routing-forget-queue-members")
@@ -55,6 +70,6 @@ def connect() -> None:
         post_delete.connect(_forget_queues, sender=model, dispatch_uid=f"routing-forget-del-{model.__name__}")
     # Presence, status and capacity changes; declined and missed offers;
     # cases resolved or closed.
-    events.subscribe(AgentChanged, _room_freed)
-    events.subscribe(OfferClosed, _room_freed)
-    events.subscribe(CaseStatusChanged, _room_freed)
+    events.subscribe(AgentChanged, _agent_changed)
+    events.subscribe(OfferClosed, _agent_changed)
+    events.subscribe(CaseStatusChanged, _agent_changed)

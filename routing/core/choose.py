@@ -238,12 +238,23 @@ class AgentPool:
             values = self._free[case.channel_kind]
             best = max(map(values.__getitem__, ids))
         tied = [a for a in ids if values[a] == best]
-        states = self.states
-        if len(tied) == 1:
-            agent = states[tied[0]]
-            return Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
-        value, agent_id = min((score(case, states[a]), a) for a in tied)
-        return Decision(case_id=case.case_id, agent_id=agent_id, score=value)
+        if len(tied) > 1 and case.required_skills:
+            # Then the highest proficiency summed over the required skills
+            # (every candidate has them all).
+            levels = [self._by_skill[skill] for skill in case.required_skills]
+            if len(levels) == 1:
+                sums = list(map(levels[0].__getitem__, tied))
+            else:
+                sums = [sum(level[a] for level in levels) for a in tied]
+            top = max(sums)
+            tied = [a for a, total in zip(tied, sums, strict=True) if total == top]
+        if len(tied) > 1:
+            # Then idle longest, then the lowest id.
+            idle = self._idle
+            first = min(map(idle.__getitem__, tied))
+            tied = [a for a in tied if idle[a] == first]
+        agent = self.states[min(tied)]
+        return Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
 
     def has_room(self) -> bool:
         """Anyone with a free unit on an enabled channel kind."""

@@ -7,6 +7,7 @@ would place."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connections, transaction
@@ -17,7 +18,6 @@ from agents.services import set_status
 from cases.models import CaseStatus
 from cases.services import resolve_case
 from routing import selectors, services
-from routing.models import Offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +160,29 @@ def test_an_agent_another_router_is_writing_to_is_skipped_for_the_next_best(kept
         release.set()
         thread.join(30)
     assert offer is not None and offer.agent_id == ben.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_older_than_its_time_is_read_again_in_the_background(settings):
+    """Another process brings Ben online (nothing this process hears of).
+    Once the pool is older than ROUTER_STATE_MS a background thread reads
+    every agent again, and a later batch plans on that."""
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 100}
+    selectors.planning.clear()
+    chan = factories.channel("web", default_queue=factories.queue("General"))
+    ana = factories.agent("ana", capacity={"api": 1}, total=1)
+    ben = factories.agent("ben", present=False)
+    first = services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
+    assert first is not None and first.agent_id == ana.pk
+    Agent.objects.filter(pk=ben.pk).update(present_until=timezone.now() + timezone.timedelta(minutes=30))
+
+    case = factories.queued_case(chan)
+    routed = None
+    deadline = time.monotonic() + 10
+    while routed is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        routed = services.route_case(case_id=case.pk, now=timezone.now())
+    assert routed is not None and routed.agent_id == ben.pk
+    mine = selectors.planning._local.mine
+    while mine.refreshing and time.monotonic() < deadline + 10:
+        time.sleep(0.01)  # let the background read finish before the database goes
