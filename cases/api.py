@@ -138,6 +138,15 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         case = services.resolve_case(case_id=case.pk, agent=_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)
 
+    @extend_schema(request=None, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def waiting(self, request, pk=None):
+        """Wait on the customer: the case stays the agent's, the resolution
+        clock pauses until the customer writes."""
+        case = self.get_object()
+        case = services.set_waiting(case_id=case.pk, agent=_agent(request), now=timezone.now())
+        return Response(CaseSerializer(case).data)
+
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def typing(self, request, pk=None):

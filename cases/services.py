@@ -251,6 +251,23 @@ def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime) -> Messa
     return message
 
 
+def set_waiting(*, case_id: int, agent: Agent, now: datetime) -> Case:
+    """The agent waits on the customer (asked for an order number, say): the
+    case keeps the agent and its capacity, the resolution clock pauses, and
+    the customer's next message makes it the agent's turn again."""
+    with transaction.atomic():
+        case = _lock_case_for_agent(case_id=case_id, agent=agent)
+        if case.status == CaseStatus.WAITING:
+            return case
+        if case.status != CaseStatus.ASSIGNED:
+            raise CaseClosed(f"case {case_id} is {case.status}: only an assigned case can wait on the customer")
+        case.status = CaseStatus.WAITING
+        case.save(update_fields=["status", "updated_at"])
+        record(case=case, kind=CaseEvent.Kind.WAITING, now=now, agent=agent)
+        publish_on_commit(_status_event(case))
+    return case
+
+
 def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
     """Resolve a case the agent holds; its capacity frees and the agent pulls new work."""
     from routing.tasks import route_agent

@@ -5,11 +5,8 @@ an agent, and SLA policies."""
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 
-from cases.events import CaseStatusChanged
-from cases.models import Case, CaseStatus
-from config.events import publish_on_commit
+from cases.models import Case
 from sla import calendars
 from sla.models import SlaPolicy
 from tests import factories
@@ -64,11 +61,9 @@ def policy():
 
 
 def set_waiting(case: Case) -> None:
-    """What a 'waiting on customer' service does: the status, then the event on commit."""
-    with transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(status=CaseStatus.WAITING)
-        publish_on_commit(
-            CaseStatusChanged(
-                case_id=case.pk, status=CaseStatus.WAITING, assignee_id=case.assignee_id, queue_id=case.queue_id
-            )
-        )
+    """The agent waits on the customer (``cases.services.set_waiting``)."""
+    from django.utils import timezone
+
+    from cases.services import set_waiting as waiting
+
+    waiting(case_id=case.pk, agent=case.assignee, now=timezone.now())
