@@ -95,6 +95,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             "case.open": self._open_case,
             "case.reply": self._reply,
             "case.resolve": self._resolve,
+            "case.waiting": self._waiting,
         }
 
     def _agent(self) -> Agent:
@@ -151,6 +152,10 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     def _resolve(self, content: dict) -> dict:
         case = case_services.resolve_case(case_id=_int(content, "case_id"), agent=self._agent(), now=timezone.now())
+        return {"case_id": case.pk, "status": case.status}
+
+    def _waiting(self, content: dict) -> dict:
+        case = case_services.set_waiting(case_id=_int(content, "case_id"), agent=self._agent(), now=timezone.now())
         return {"case_id": case.pk, "status": case.status}
 
     # Group messages → this socket.

@@ -256,3 +256,36 @@ def test_an_agent_set_away_for_missed_offers_is_told_why(page: Page, asgi_server
     db_thread(lambda: services.expire_offers(now=timezone.now() + timedelta(minutes=5)))
     expect(page.locator("#status-reason")).to_have_text("Set to On a break after 1 missed offer in a row.")
     expect(page.locator("#status option:checked")).to_have_text("On a break (no channels)")
+
+
+def test_sla_time_left_shows_on_offers_and_cases_and_the_agent_can_wait_on_the_customer(
+    page: Page, asgi_server, db_thread, screenshots
+):
+    def world():
+        from sla.models import Clock, SlaPolicy
+
+        SlaPolicy.objects.create(
+            name="Chat", first_response_minutes=10, next_response_minutes=15, resolution_minutes=60
+        )
+        return (*web_channel_and_agent(), Clock)
+
+    channel, agent, Clock = db_thread(world)
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-sla", text="Where is my parcel?"))
+    offer = page.locator("#offers .offer")
+    expect(offer.locator(".sla")).to_have_text(re.compile(r"^SLA (9|10) min$"))
+
+    accept_first_offer(page)
+    item = page.locator("#cases .case-item")
+    expect(item.locator(".sla")).to_have_text(re.compile(r"^SLA (9|10) min$"))
+    page.get_by_role("button", name="Wait on customer").click()
+    expect(item.locator(".waiting")).to_have_text("waiting on customer")
+    expect(page.get_by_role("button", name="Wait on customer")).to_have_count(0)
+    page.screenshot(path=screenshots / "agent-waiting-on-customer.png")
+
+    def check():
+        case = Case.objects.get(assignee=agent)
+        assert case.status == CaseStatus.WAITING
+        assert Clock.objects.get(case=case, target="resolution").status == Clock.Status.PAUSED
+
+    db_thread(check)

@@ -144,6 +144,21 @@
     return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
   }
 
+  // The next SLA target: "SLA 12 min" while it runs, "SLA breached 3 min" after.
+  function slaText(dueAt) {
+    const left = Math.round((Date.parse(dueAt) - Date.now()) / 1000);
+    const span = Math.abs(left) < 60 ? `${Math.abs(left)} s` : Math.abs(left) < 3600
+      ? `${Math.round(Math.abs(left) / 60)} min` : `${Math.round(Math.abs(left) / 3600)} h`;
+    return left >= 0 ? `SLA ${span}` : `SLA breached ${span}`;
+  }
+
+  function slaBadge(dueAt) {
+    if (!dueAt) return null;
+    const left = Date.parse(dueAt) - Date.now();
+    return el("span", { class: `sla${left < 0 ? " breached" : left < 15 * 60000 ? " at-risk" : ""}`, "data-due": dueAt },
+      slaText(dueAt));
+  }
+
   function renderOffers() {
     const list = $("offers");
     renderLoad();
@@ -156,7 +171,7 @@
       offer.preview || offer.subject
         ? el("p", { class: "preview" }, offer.preview || offer.subject)
         : el("p", { class: "preview none" }, "No text preview (formatted message)."),
-      el("p", { class: "meta" }, offer.queue ? `Queue: ${offer.queue}` : "No queue"),
+      el("p", { class: "meta" }, offer.queue ? `Queue: ${offer.queue}` : "No queue", " ", slaBadge(offer.sla_due_at)),
       el("div", { class: "actions" },
         el("button", { class: "primary accept", onclick: () => accept(offer.id) }, "Accept"),
         el("button", { class: "decline", onclick: () => decline(offer.id) }, "Decline")))));
@@ -211,11 +226,16 @@
     const list = $("cases");
     renderLoad();
     if (!state.cases.size) { list.replaceChildren(el("li", { class: "empty" }, "No open cases.")); return; }
-    list.replaceChildren(...[...state.cases.values()].map((c) => el("li", {
+    // Most urgent first: the nearest SLA target, then the oldest.
+    const due = (c) => (c.sla_due_at ? Date.parse(c.sla_due_at) : Infinity);
+    const ordered = [...state.cases.values()].sort((a, b) => due(a) - due(b) || a.id - b.id);
+    list.replaceChildren(...ordered.map((c) => el("li", {
       class: `case-item${state.openCaseId === c.id ? " open" : ""}`, "data-case-id": c.id, tabindex: 0,
       onclick: () => openCase(c.id), onkeydown: (e) => { if (e.key === "Enter") openCase(c.id); },
     }, el("span", { class: `kind kind-${c.channel_kind}` }, c.channel_kind), el("strong", { title: c.customer }, c.customer),
-      el("span", { class: "subject" }, c.subject || `Case ${c.id}`))));
+      el("span", { class: "subject" }, c.subject || `Case ${c.id}`),
+      c.status === "waiting" ? el("span", { class: "waiting" }, "waiting on customer") : null,
+      slaBadge(c.sla_due_at))));
   }
 
   async function openCase(caseId) {
@@ -256,11 +276,15 @@
       el("button", { type: "button", class: "resolve", onclick: async () => {
         try { await send("case.resolve", { case_id: c.id }); state.cases.delete(c.id); state.openCaseId = null; renderCases();
           $("case").replaceChildren(el("p", { class: "empty" }, `Case ${c.id} resolved.`)); } catch (err) { /* toast */ }
-      } }, "Resolve")));
+      } }, "Resolve"),
+      c.status === "assigned" ? el("button", { type: "button", class: "wait", title: "Keep the case; its clock pauses until the customer writes",
+        onclick: async () => { try { upsertCase(Object.assign({}, c, await send("case.waiting", { case_id: c.id }))); } catch (err) { /* toast */ } },
+      }, "Wait on customer") : null));
     text.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
     $("case").replaceChildren(
       el("header", { class: "case-head" }, el("h2", {}, c.subject || `Case ${c.id}`),
-        el("p", { class: "meta" }, `${c.customer} · ${c.channel_kind} · ${c.queue || "no queue"} · ${c.status}`)),
+        el("p", { class: "meta" }, `${c.customer} · ${c.channel_kind} · ${c.queue || "no queue"} · ${c.status}`, " ",
+          slaBadge(c.sla_due_at))),
       el("ol", { id: "messages", class: "messages" }, ...(c.messages || []).map(messageNode)), form);
     scrollToLatest($("messages"));
   }
@@ -284,9 +308,15 @@
     try { await send("status.set", { status_id: Number(e.target.value) }); } catch (err) { /* toast */ }
   });
   setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) send("heartbeat").catch(() => {}); }, HEARTBEAT_MS);
-  setInterval(() => document.querySelectorAll(".countdown").forEach((n) => {
-    n.textContent = `${Math.max(0, Math.round((Date.parse(n.dataset.expires) - Date.now()) / 1000))} s`;
-  }), 1000);
+  setInterval(() => {
+    document.querySelectorAll(".countdown").forEach((n) => {
+      n.textContent = `${Math.max(0, Math.round((Date.parse(n.dataset.expires) - Date.now()) / 1000))} s`;
+    });
+    document.querySelectorAll(".sla[data-due]").forEach((n) => {
+      n.textContent = slaText(n.dataset.due);
+      n.classList.toggle("breached", Date.parse(n.dataset.due) < Date.now());
+    });
+  }, 1000);
   if ("Notification" in window && Notification.permission === "default") {
     document.addEventListener("click", () => Notification.requestPermission(), { once: true });
   }
