@@ -6,6 +6,12 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from connectors.models import Channel
         from connectors.webchat import listeners
+        from connectors.webhooks import channels
 
         listeners.connect()
+        post_save.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels")
+        post_delete.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels-del")

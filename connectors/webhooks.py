@@ -14,6 +14,8 @@ the test's transaction is.
 
 from __future__ import annotations
 
+import time
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -29,8 +31,36 @@ def _error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status)
 
 
+class _Channels:
+    """Active channels by key, kept per process for a few seconds: a webhook
+    does not read its channel from the database each time. A channel saved or
+    deleted in this process is forgotten at once; in others within
+    ``SECONDS`` (a deactivated channel may accept a few more webhooks there,
+    which are stored like any other)."""
+
+    SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[float, Channel | None]] = {}
+
+    def get(self, key: str) -> Channel | None:
+        found = self._kept.get(key)
+        if found is not None and time.monotonic() - found[0] < self.SECONDS:
+            return found[1]
+        channel = Channel.objects.filter(key=key, is_active=True).first()
+        if channel is not None:  # unknown keys are not kept: anyone can send those
+            self._kept[key] = (time.monotonic(), channel)
+        return channel
+
+    def clear(self, *args, **kwargs) -> None:
+        self._kept = {}
+
+
+channels = _Channels()
+
+
 def _receive(channel_key: str, body: bytes, headers: dict, remote_addr: str | None, url: str) -> JsonResponse:
-    channel = Channel.objects.filter(key=channel_key, is_active=True).first()
+    channel = channels.get(channel_key)
     if channel is None:
         return _error(404, "unknown_channel", f"no active channel with key {channel_key!r}")
     result = services.receive_webhook(

@@ -50,3 +50,14 @@ def _fresh_router_state():
     yield
     for kept in (planning, _queues, _settings):
         kept.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_webhook_channels():
+    """Webhooks' per-process channel cache starts empty in every test (a
+    rolled-back test leaves no channel behind, and sends no signal)."""
+    from connectors.webhooks import channels
+
+    channels.clear()
+    yield
+    channels.clear()

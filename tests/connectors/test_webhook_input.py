@@ -11,7 +11,7 @@ from channels.testing import HttpCommunicator
 
 from cases.models import Case, Customer, Identity, Message
 from config.asgi import application
-from connectors.models import InboundEvent
+from connectors.models import Channel, InboundEvent
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
 from tests import factories
 
@@ -52,6 +52,28 @@ def test_inactive_channel_is_404_and_stores_nothing(deliver):
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_channel"
     _nothing_stored()
+
+
+def test_a_channel_deactivated_or_given_a_new_secret_here_counts_at_once(deliver, django_assert_num_queries):
+    """Webhooks keep their channel for a few seconds; a save in this process
+    (the admin, the channels API) is seen by the next webhook."""
+    from connectors.webhooks import channels
+
+    channel = factories.channel("web")
+    assert deliver(channel, factories.payload()).status_code == 202
+    with django_assert_num_queries(0):
+        assert channels.get("web").pk == channel.pk  # kept: no query
+
+    old_secret = channel.secret
+    channel.secret = "a-new-secret-for-this-channel"
+    channel.save()
+    stale = Channel(pk=channel.pk, key="web", secret=old_secret)
+    assert deliver(stale, factories.payload()).status_code == 403  # signed with the old secret
+    assert deliver(channel, factories.payload()).status_code == 202
+
+    channel.is_active = False
+    channel.save()
+    assert deliver(channel, factories.payload()).status_code == 404
 
 
 def test_missing_signature_is_refused_and_stores_nothing(client, django_capture_on_commit_callbacks):
