@@ -25,7 +25,11 @@ class PayloadInvalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    status: str  # sent, delivered, failed
+    """What a provider's API said to a send. ``status``: sent, delivered,
+    failed (the provider refused: final, shown to the agent), or retry (a
+    timeout, a 5xx, a 429: the send is tried again later with backoff)."""
+
+    status: str  # sent, delivered, failed, retry
     provider_message_id: str = ""
     error: str = ""
 
