@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from agents.models import Agent, PresenceStatus
 from cases.models import HELD_STATUSES, Case, Message
+from cases.selectors import reply_window_closes_at
 from routing import selectors as routing_selectors
 from routing import services as routing_services
 from routing.models import Offer
@@ -39,7 +40,7 @@ def offer_payloads(offer_ids: list[int]) -> list[tuple[int, dict]]:
 
     case, message = Case._meta.db_table, Message._meta.db_table
     customer = Case._meta.get_field("customer").related_model._meta.db_table
-    marks = ", ".join(["%s"] * len(offer_ids))
+    by_offer, one = routing_selectors.among("o.id", offer_ids)
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT o.id, o.status, o.agent_id, o.units, o.created_at, o.expires_at,
@@ -51,11 +52,11 @@ def offer_payloads(offer_ids: list[int]) -> list[tuple[int, dict]]:
           JOIN {case} c ON c.id = o.case_id
           JOIN {customer} cu ON cu.id = c.customer_id
           LEFT JOIN {Queue._meta.db_table} q ON q.id = c.queue_id
-         WHERE o.id IN ({marks})
+         WHERE {by_offer}
          ORDER BY o.id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Message.Direction.INBOUND, *offer_ids])
+        cursor.execute(sql, [Message.Direction.INBOUND, *one])
         rows = cursor.fetchall()
     from sla.selectors import seconds_left
 
@@ -166,6 +167,7 @@ def case_payload(case: Case, *, with_messages: bool = False) -> dict:
         "language": case.language,
         "created_at": _iso(case.created_at),
         "last_customer_message_at": _iso(case.last_customer_message_at),
+        "window_closes_at": _iso(reply_window_closes_at(case)),
         "first_response_at": _iso(case.first_response_at),
         **_sla(case),
     }

@@ -39,6 +39,17 @@ class QueueInfo:
         return self.auto_accept or channel_kind in self.auto_accept_channel_kinds
 
 
+def among(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """SQL for "column is one of ids" and its parameters: one array parameter
+    on PostgreSQL (a batch of 200 ids is one value to send, not 200
+    placeholders to parse), an IN list elsewhere."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 class _Kept:
     """A value this process reads at most every ``ROUTER_STATE_MS`` (queues'
     routing settings, the routing settings): forgotten at once when this
@@ -278,15 +289,17 @@ def _facts(
 
     if not ids:
         return {}, {}, {}
-    marks = ", ".join(["%s"] * len(ids))
     held = ", ".join(["%s"] * len(HELD_STATUSES))
     agent_skill, skill = AgentSkill._meta.db_table, AgentSkill._meta.get_field("skill").related_model._meta.db_table
     teams, direct = Agent.teams.through._meta.db_table, Queue.agents.through._meta.db_table
     if everyone:
         who, params = {"s.agent_id": "", "agent_id": "", "assignee_id": ""}, []
     else:
-        who = {column: f"{column} IN ({marks}) AND " for column in ("s.agent_id", "agent_id", "assignee_id")}
-        params = ids * 5
+        who, params = {}, []
+        for column in ("s.agent_id", "agent_id", "assignee_id"):
+            sql, one = among(column, ids)
+            who[column] = f"{sql} AND "
+        params = one * 5
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT 1, s.agent_id, k.name, s.proficiency, 0 FROM {agent_skill} s JOIN {skill} k ON k.id = s.skill_id
@@ -304,7 +317,7 @@ def _facts(
         SELECT 5, agent_id, channel_kind, SUM(units), COUNT(*) FROM {Offer._meta.db_table}
          WHERE {who["agent_id"]} status = %s GROUP BY agent_id, channel_kind
     """  # noqa: S608
-    params += [str(s) for s in HELD_STATUSES] + (ids if not everyone else []) + [Offer.Status.PENDING]
+    params += [str(s) for s in HELD_STATUSES] + (one if not everyone else []) + [Offer.Status.PENDING]
     skills: dict[int, dict[str, int]] = defaultdict(dict)
     capacity: dict[int, dict[str, int]] = defaultdict(dict)
     team_ids: dict[int, set[int]] = defaultdict(set)
@@ -503,17 +516,17 @@ def _case_facts(ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, se
 
     skills: dict[int, dict[str, int]] = defaultdict(dict)
     refused: dict[int, set[int]] = defaultdict(set)
-    marks = ", ".join(["%s"] * len(ids))
     skill = CaseSkill._meta.get_field("skill").related_model._meta.db_table
+    by_case, one = among("case_id", ids)
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT 1, c.case_id, k.name, c.min_proficiency FROM {CaseSkill._meta.db_table} c
-          JOIN {skill} k ON k.id = c.skill_id WHERE c.case_id IN ({marks})
+          JOIN {skill} k ON k.id = c.skill_id WHERE c.{by_case}
         UNION ALL
-        SELECT 2, case_id, '', agent_id FROM {Offer._meta.db_table} WHERE case_id IN ({marks}) AND status IN (%s, %s)
+        SELECT 2, case_id, '', agent_id FROM {Offer._meta.db_table} WHERE {by_case} AND status IN (%s, %s)
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids, Offer.Status.DECLINED, Offer.Status.TIMED_OUT])
+        cursor.execute(sql, [*one, *one, Offer.Status.DECLINED, Offer.Status.TIMED_OUT])
         for tag, case_id, name, value in cursor.fetchall():
             if tag == 1:
                 skills[case_id][name] = value

@@ -31,7 +31,7 @@ from cases.services import record
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_many_on_commit, publish_on_commit
-from routing import core, selectors
+from routing import bulk, core, selectors
 from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
 from routing.models import DeclineReason, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
 
@@ -316,6 +316,20 @@ def _decide(
     return decisions, pool.has_room() or bool(busy)
 
 
+_OFFER_COLUMNS = (
+    "case_id",
+    "agent_id",
+    "channel_kind",
+    "status",
+    "created_at",
+    "expires_at",
+    "responded_at",
+    "decline_reason",
+    "units",
+    "may_interrupt",
+)
+
+
 def _apply(
     cases: dict[int, Case],
     decisions: list[core.Decision],
@@ -377,8 +391,29 @@ def _apply(
                     data={"expires_at": offer.expires_at.isoformat(), **why},
                 )
             )
-    Offer.objects.bulk_create(offers)
+    ids = bulk.insert(
+        Offer,
+        _OFFER_COLUMNS,
+        [
+            (
+                o.case_id,
+                o.agent_id,
+                o.channel_kind,
+                o.status,
+                o.created_at,
+                o.expires_at,
+                o.responded_at,
+                o.decline_reason,
+                o.units,
+                o.may_interrupt,
+            )
+            for o in offers
+        ],
+        key="case_id",
+    )
     for offer, event in zip(offers, events, strict=True):
+        offer.pk = ids[offer.case_id]
+        offer._state.adding = False
         if event.kind == CaseEvent.Kind.OFFERED:
             event.data["offer_id"] = offer.pk
     # A few set-based updates rather than one CASE per column and row.
@@ -400,7 +435,11 @@ def _apply(
             first_offered_at=Coalesce("first_offered_at", at),
             first_assigned_at=Coalesce("first_assigned_at", at),
         )
-    CaseEvent.objects.bulk_create(events)
+    bulk.insert(
+        CaseEvent,
+        ("case_id", "kind", "agent_id", "actor_id", "data", "created_at"),
+        [(e.case_id, e.kind, e.agent_id, None, e.data, e.created_at) for e in events],
+    )
     # Longest idle counts from the last case handed to the agent.
     Agent.objects.filter(pk__in={d.agent_id for d in decisions}).update(last_routed_at=now)
     if assigned:
