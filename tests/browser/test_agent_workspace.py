@@ -289,3 +289,43 @@ def test_sla_time_left_shows_on_offers_and_cases_and_the_agent_can_wait_on_the_c
         assert Clock.objects.get(case=case, target="resolution").status == Clock.Status.PAUSED
 
     db_thread(check)
+
+
+def test_the_customers_history_on_every_channel_shows_beside_the_case(page: Page, asgi_server, db_thread, screenshots):
+    """María mailed last week; now she writes on another channel. The agent
+    sees the earlier case and what was said in it, without asking."""
+
+    def world():
+        from django.utils import timezone
+
+        from cases.models import Customer, Identity
+
+        channel, agent = web_channel_and_agent()
+        mail = factories.channel("mail", kind="email", default_queue=factories.queue("Email"))
+        maria = Customer.objects.create(display_name="María", tier="vip")
+        Identity.objects.create(customer=maria, kind="email", address="maria@example.com")
+        earlier = factories.held_case(mail, agent, status="resolved", customer_obj=maria, resolved_at=timezone.now())
+        Case.objects.filter(pk=earlier.pk).update(subject="Refund for order 12")
+        Message.objects.create(
+            case=earlier,
+            direction="in",
+            channel_kind="email",
+            text="The blender arrived broken.",
+            created_at=timezone.now(),
+        )
+        return channel, earlier.pk
+
+    channel, earlier_id = db_thread(world)
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-hist", text="Any news on my refund?"))
+    accept_first_offer(page)
+
+    history = page.locator("#customer")
+    expect(history.locator("h2")).to_contain_text("María")
+    expect(history.locator(".identity")).to_contain_text(["email: maria@example.com"])
+    past = history.locator(f'.past-case[data-case-id="{earlier_id}"]')
+    expect(past.locator("summary")).to_contain_text("Refund for order 12")
+    past.locator("summary").click()
+    expect(past.locator(".past-message.in")).to_have_text("The blender arrived broken.")
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    page.screenshot(path=screenshots / "agent-customer-history.png")

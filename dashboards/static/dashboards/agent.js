@@ -238,6 +238,33 @@
       slaBadge(c.sla_due_at))));
   }
 
+  // The customer's whole history (every channel), beside the open case, so
+  // the agent never asks again what the customer already said.
+  async function loadHistory(c) {
+    const pane = $("customer");
+    if (!c.customer_id) return;
+    try {
+      const response = await fetch(`/api/v1/customers/${c.customer_id}/history/`, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`history: ${response.status}`);
+      const h = await response.json();
+      if (state.openCaseId !== c.id) return;
+      const others = h.cases.filter((x) => x.id !== c.id);
+      pane.replaceChildren(
+        el("h2", { id: "customer-title" }, h.customer.display_name || `Customer ${h.customer.id}`,
+          h.customer.tier === "vip" ? el("span", { class: "vip" }, " VIP") : null),
+        el("h3", {}, "Identities"),
+        el("ul", { class: "identities" }, ...h.identities.map((i) => el("li", { class: "identity" }, `${i.kind}: ${i.address}`))),
+        el("h3", {}, others.length ? `Other cases (${others.length})` : "No other cases"),
+        el("div", { class: "past-cases" }, ...others.map((x) => el("details", { class: "past-case", "data-case-id": x.id },
+          el("summary", {}, `#${x.id} · ${x.channel_kind} · ${x.status} · ${new Date(x.created_at).toLocaleDateString()}`,
+            x.subject ? ` · ${x.subject}` : ""),
+          el("ol", {}, ...(x.messages || []).filter((m) => m.direction !== "note").map((m) =>
+            el("li", { class: `past-message ${m.direction}` }, m.text || "(formatted message)")))))));
+    } catch (e) {
+      pane.replaceChildren(el("h2", { id: "customer-title" }, "Customer"), el("p", { class: "empty" }, "History unavailable."));
+    }
+  }
+
   async function openCase(caseId) {
     state.openCaseId = caseId;
     renderCases();
@@ -245,7 +272,7 @@
     pane.setAttribute("aria-busy", "true");
     try {
       const ack = await send("case.open", { case_id: caseId });
-      if (state.openCaseId === caseId) renderCase(ack.case);
+      if (state.openCaseId === caseId) { renderCase(ack.case); loadHistory(ack.case); }
     } catch (e) { /* toast shown */ } finally {
       if (state.openCaseId === caseId) pane.removeAttribute("aria-busy");
     }
