@@ -329,3 +329,28 @@ def test_the_customers_history_on_every_channel_shows_beside_the_case(page: Page
     expect(past.locator(".past-message.in")).to_have_text("The blender arrived broken.")
     assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
     page.screenshot(path=screenshots / "agent-customer-history.png")
+
+
+def test_a_whatsapp_case_past_its_24_hour_window_says_so_and_takes_no_free_text(
+    page: Page, asgi_server, db_thread, screenshots
+):
+    def world():
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        agent = factories.agent("ana", capacity={"whatsapp": 2})
+        wa = factories.channel("wa", kind="whatsapp", default_queue=factories.queue("WhatsApp"))
+        case = factories.held_case(wa, agent)
+        Case.objects.filter(pk=case.pk).update(
+            subject="Order 5", last_customer_message_at=timezone.now() - timedelta(hours=30)
+        )
+        return case.pk
+
+    case_id = db_thread(world)
+    open_workspace(page, "ana")
+    page.locator(f'#cases .case-item[data-case-id="{case_id}"]').click()
+    notice = page.locator("#case .reply-window")
+    expect(notice).to_contain_text("24-hour reply window closed")
+    expect(page.get_by_label("Reply")).to_be_disabled()
+    page.screenshot(path=screenshots / "agent-reply-window-closed.png")

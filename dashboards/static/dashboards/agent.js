@@ -308,11 +308,19 @@
         onclick: async () => { try { upsertCase(Object.assign({}, c, await send("case.waiting", { case_id: c.id }))); } catch (err) { /* toast */ } },
       }, "Wait on customer") : null));
     text.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+    // WhatsApp, Messenger, Instagram: free text only within 24 h of the customer's last message.
+    const windowNotice = c.window_closes_at
+      ? el("p", { class: `reply-window${Date.parse(c.window_closes_at) < Date.now() ? " closed" : ""}`, role: "note" },
+        Date.parse(c.window_closes_at) < Date.now()
+          ? `The 24-hour reply window closed ${new Date(c.window_closes_at).toLocaleString()}: only an approved template can be sent.`
+          : `Reply window open until ${new Date(c.window_closes_at).toLocaleString()}.`)
+      : null;
+    if (windowNotice && windowNotice.classList.contains("closed")) { text.disabled = true; text.placeholder = "Window closed: send a template."; }
     $("case").replaceChildren(
       el("header", { class: "case-head" }, el("h2", {}, c.subject || `Case ${c.id}`),
         el("p", { class: "meta" }, `${c.customer} · ${c.channel_kind} · ${c.queue || "no queue"} · ${c.status}`, " ",
           slaBadge(c.sla_due_at))),
-      el("ol", { id: "messages", class: "messages" }, ...(c.messages || []).map(messageNode)), form);
+      el("ol", { id: "messages", class: "messages" }, ...(c.messages || []).map(messageNode)), windowNotice, form);
     scrollToLatest($("messages"));
   }
 
