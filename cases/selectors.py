@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import Q, QuerySet
 
 from agents.models import Agent, Role
@@ -50,3 +52,26 @@ def agent_visible_to(user, agent_id: int) -> bool:
     if role == Role.SUPERVISOR:
         return Agent.objects.filter(pk=agent_id, teams__in=user.supervised_teams.all()).exists()
     return False
+
+
+# WhatsApp, Messenger and Instagram let a business answer freely for 24 hours
+# after the customer's last message; after that only approved templates (or,
+# on Messenger and Instagram, tagged messages) may be sent.
+REPLY_WINDOW = timedelta(hours=24)
+WINDOWED_CHANNEL_KINDS = frozenset({"whatsapp", "messenger", "instagram"})
+
+
+def reply_window_closes_at(case: Case) -> datetime | None:
+    """When free-text replies stop being allowed on the case's channel, or
+    None when its channel has no such window. A case the customer never wrote
+    on is closed from the start."""
+    if case.channel_kind not in WINDOWED_CHANNEL_KINDS:
+        return None
+    if case.last_customer_message_at is None:
+        return case.created_at
+    return case.last_customer_message_at + REPLY_WINDOW
+
+
+def is_reply_window_open(case: Case, *, now: datetime) -> bool:
+    closes_at = reply_window_closes_at(case)
+    return closes_at is None or now < closes_at

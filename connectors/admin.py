@@ -4,6 +4,8 @@ from django.utils import timezone
 from connectors import services
 from connectors.email.models import EmailAttachment, EmailDetail, MailboxState
 from connectors.models import Channel, InboundEvent
+from connectors.outbound import DeliveryAttempt
+from connectors.telephony import CallSession
 
 
 @admin.register(Channel)
@@ -80,3 +82,18 @@ class EmailAttachmentAdmin(_ReadOnly):
 @admin.register(MailboxState)
 class MailboxStateAdmin(_ReadOnly):
     list_display = ["channel", "folder", "last_uid", "polled_at", "error"]
+
+
+@admin.register(CallSession)
+class CallSessionAdmin(_ReadOnly):
+    list_display = ["call_id", "channel", "case", "direction", "from_number", "state", "started_at", "duration_seconds"]
+    list_filter = ["state", "direction"]
+    search_fields = ["call_id", "from_number", "to_number"]
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(_ReadOnly):
+    """Outbound sends being tried again (or given up): what failed and when
+    the next try is."""
+
+    list_display = ["message", "attempts", "next_try_at", "last_error", "updated_at"]

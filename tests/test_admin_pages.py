@@ -26,7 +26,15 @@ def test_each_admin_list_page_opens(boss, model):
 
 
 @pytest.mark.parametrize(
-    "label", ["connectors.EmailDetail", "connectors.EmailAttachment", "connectors.MailboxState", "cases.CustomerMerge"]
+    "label",
+    [
+        "connectors.EmailDetail",
+        "connectors.EmailAttachment",
+        "connectors.MailboxState",
+        "connectors.CallSession",
+        "connectors.DeliveryAttempt",
+        "cases.CustomerMerge",
+    ],
 )
 def test_written_by_the_system_only(boss, label):
     app, name = label.lower().split(".")

@@ -78,8 +78,22 @@ def send_reply_mail(*, channel, message) -> SendResult:
     try:
         mail.send()
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        return SendResult(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        status = "retry" if _transient(exc) else "failed"
+        return SendResult(status=status, error=f"{type(exc).__name__}: {exc}"[:2000])
     return SendResult(status="sent", provider_message_id=message_id.strip("<>"))
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth trying again later: the server could not be reached or dropped
+    us, or answered with a temporary (4xx) code. A 5xx refusal is final."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    return isinstance(exc, OSError)
 
 
 def _thread_of(last_in: Message | None) -> tuple[str, list[str]]:

@@ -6,13 +6,23 @@ from connectors.providers.base import PayloadInvalid, Provider, SendResult, Sign
 from connectors.providers.bot_handoff import BotHandoffProvider
 from connectors.providers.email import EmailProvider
 from connectors.providers.generic_json import GenericJsonProvider
+from connectors.providers.meta import MetaProvider
+from connectors.providers.telegram import TelegramProvider
+from connectors.providers.telephony_json import TelephonyJsonProvider
+from connectors.providers.twilio import TwilioProvider
 from connectors.providers.webchat import WebChatProvider
+from connectors.providers.x_social import XSocialProvider
 
 PROVIDERS: dict[str, Provider] = {
     GenericJsonProvider.name: GenericJsonProvider(),
     EmailProvider.name: EmailProvider(),
     WebChatProvider.name: WebChatProvider(),
     BotHandoffProvider.name: BotHandoffProvider(),
+    TwilioProvider.name: TwilioProvider(),
+    TelephonyJsonProvider.name: TelephonyJsonProvider(),
+    MetaProvider.name: MetaProvider(),
+    TelegramProvider.name: TelegramProvider(),
+    XSocialProvider.name: XSocialProvider(),
 }
 
 

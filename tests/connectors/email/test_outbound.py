@@ -76,19 +76,50 @@ def test_the_customers_answer_to_our_reply_joins_the_case(
     assert Case.objects.count() == 1
 
 
-def test_a_refused_send_is_recorded_on_the_message_and_escalated(case, settings, django_capture_on_commit_callbacks):
+def test_an_unreachable_server_is_tried_again_then_failed_and_escalated(
+    case, settings, django_capture_on_commit_callbacks
+):
+    from connectors import services as connector_services
+
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 5  # nobody listens
+    settings.SWITCHBOARD = settings.SWITCHBOARD | {"OUTBOUND_MAX_ATTEMPTS": 2, "OUTBOUND_RETRY_BASE_SECONDS": 0}
     seen: list[EscalationRaised] = []
     events.subscribe(EscalationRaised, seen.append)
     try:
         message = _reply(case, django_capture_on_commit_callbacks)
+        assert message.delivery_status == Message.Delivery.QUEUED  # a connection refused may pass: tried again
+        assert "ConnectionRefusedError" in message.delivery_error and seen == []
+        with django_capture_on_commit_callbacks(execute=True):
+            connector_services.retry_due_deliveries(now=timezone.now())
     finally:
         events.unsubscribe(EscalationRaised, seen.append)
 
+    message.refresh_from_db()
     assert message.delivery_status == Message.Delivery.FAILED
     assert "ConnectionRefusedError" in message.delivery_error
     assert [(e.kind, e.case_id) for e in seen] == [("outbound_failed", case.pk)]
+
+
+def test_a_recipient_the_server_refuses_for_good_fails_at_once(case, settings, django_capture_on_commit_callbacks):
+    from aiosmtpd.controller import Controller
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+            return "550 5.1.1 No such user here"
+
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
+        message = _reply(case, django_capture_on_commit_callbacks)
+    finally:
+        controller.stop()
+
+    assert message.delivery_status == Message.Delivery.FAILED
+    assert "No such user" in message.delivery_error
 
 
 def test_a_channel_can_name_its_own_smtp_server(case, smtp_server, settings, django_capture_on_commit_callbacks):
