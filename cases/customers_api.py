@@ -7,15 +7,17 @@ customer sees their whole history, so no customer repeats themselves."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from cases import customers
 from cases.api import MessageSerializer
-from cases.identities import IdentityKind
+from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
 from cases.models import Case, Customer, CustomerMerge, Identity
 from config.api import NotFound
 
@@ -101,6 +103,19 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
             raise NotFound(f"no customer {customer_id}")
         return customer
 
+    def _refuse_taking_unseen(self, kind: str, address: str) -> None:
+        """Linking moves an identity another customer holds: only from a
+        customer this user may see (else another team's customer is emptied)."""
+        try:
+            normalized = normalize_identity(
+                kind, address, default_region=settings.SWITCHBOARD.get("DEFAULT_PHONE_REGION")
+            )
+        except InvalidIdentity:
+            return  # the service answers 400 with the reason
+        holder = Identity.objects.filter(kind=kind, address=normalized).values_list("customer_id", flat=True).first()
+        if holder is not None and not self.get_queryset().filter(pk=holder).exists():
+            raise PermissionDenied("that identity belongs to a customer you may not see; ask an admin to link it")
+
     @extend_schema(request=None, responses=HistorySerializer)
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
@@ -117,6 +132,7 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         customer = self.get_object()
         body = LinkIdentitySerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        self._refuse_taking_unseen(body.validated_data["kind"], body.validated_data["address"])
         identity = customers.link_identity(
             customer_id=customer.pk,
             kind=body.validated_data["kind"],

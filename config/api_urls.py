@@ -1,10 +1,12 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from audit.api import ConfigChangeViewSet
 from cases.api import CaseViewSet
 from cases.customers_api import CustomerViewSet
 from connectors.api import ChannelViewSet, HandoffView
 from dashboards.api import ChannelKindPriorityViewSet, SupervisorAgentViewSet, SupervisorQueueViewSet
+from outhooks.api import SubscriptionViewSet
 from routing.api import OfferViewSet
 from sla import api as sla_api
 
@@ -21,5 +23,7 @@ router.register("channels", ChannelViewSet, basename="channel")
 router.register("supervisor/queues", SupervisorQueueViewSet, basename="supervisor-queue")
 router.register("supervisor/agents", SupervisorAgentViewSet, basename="supervisor-agent")
 router.register("supervisor/channel-kind-priority", ChannelKindPriorityViewSet, basename="supervisor-channel-priority")
+router.register("webhook-subscriptions", SubscriptionViewSet, basename="webhook-subscription")
+router.register("config-changes", ConfigChangeViewSet, basename="config-change")
 
 urlpatterns = [path("handoffs/", HandoffView.as_view(), name="handoff"), *router.urls]

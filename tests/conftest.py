@@ -61,3 +61,13 @@ def _fresh_webhook_channels():
     channels.clear()
     yield
     channels.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters (the Django cache) start empty in every test: ids
+    are reused between rolled-back tests, and counts must not carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
