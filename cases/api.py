@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent, Role
 from cases import selectors, services
-from cases.models import Case, Message
+from cases.models import Case, CaseEvent, Message
 from config.api import NotFound
 from routing import selectors as routing_selectors
 from routing import services as routing_services
@@ -40,6 +41,10 @@ class MessageSerializer(serializers.ModelSerializer):
 class CaseSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.display_name", read_only=True)
     queue = serializers.CharField(source="queue.name", default=None, read_only=True)
+    window_closes_at = serializers.SerializerMethodField(
+        help_text="WhatsApp, Messenger, Instagram: when the 24-hour reply window closes (after it only templates "
+        "may be sent); null on channels without one."
+    )
 
     class Meta:
         model = Case
@@ -59,18 +64,44 @@ class CaseSerializer(serializers.ModelSerializer):
             "first_assigned_at",
             "first_response_at",
             "resolved_at",
+            "window_closes_at",
         ]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_window_closes_at(self, case: Case):
+        closes_at = selectors.reply_window_closes_at(case)
+        return closes_at.isoformat() if closes_at else None
 
 
 class CaseDetailSerializer(CaseSerializer):
     messages = MessageSerializer(many=True, read_only=True)
+    social_reaction_seconds = serializers.SerializerMethodField(
+        help_text="Public social posts: seconds from the post to the first answer (public or private); else null."
+    )
 
     class Meta(CaseSerializer.Meta):
-        fields = CaseSerializer.Meta.fields + ["messages"]
+        fields = CaseSerializer.Meta.fields + ["messages", "social_reaction_seconds"]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_social_reaction_seconds(self, case: Case) -> int | None:
+        first_reply = case.events.filter(kind=CaseEvent.Kind.REPLY_SENT).order_by("created_at", "pk").first()
+        seconds = first_reply.data.get("reaction_seconds") if first_reply is not None else None
+        return seconds if isinstance(seconds, int) else None
 
 
 class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(max_length=100_000)
+
+
+class TemplateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=512, help_text="The approved template's name, e.g. order_update.")
+    language = serializers.CharField(max_length=16, help_text="Its language code, e.g. en_US.")
+    parameters = serializers.ListField(
+        child=serializers.CharField(max_length=1024),
+        max_length=20,
+        default=list,
+        help_text="Body parameters, in order.",
+    )
 
 
 class AssignSerializer(serializers.Serializer):
@@ -128,6 +159,18 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         message = services.send_reply(
             case_id=case.pk, agent=_agent(request), text=body.validated_data["text"], now=timezone.now()
+        )
+        return Response(MessageSerializer(message).data, status=201)
+
+    @extend_schema(request=TemplateSerializer, responses=MessageSerializer)
+    @action(detail=True, methods=["post"])
+    def template(self, request, pk=None):
+        """Send an approved WhatsApp template, also outside the 24-hour window."""
+        case = self.get_object()
+        body = TemplateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = services.send_template(
+            case_id=case.pk, agent=_agent(request), now=timezone.now(), **body.validated_data
         )
         return Response(MessageSerializer(message).data, status=201)
 

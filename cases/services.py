@@ -7,6 +7,7 @@ Events leave on commit (``config.events.publish_on_commit``).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from agents.services import mark_idle_if_free
 from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
 from cases.identities import normalize_identity
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from cases.selectors import is_reply_window_open, reply_window_closes_at
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
@@ -32,6 +34,10 @@ class NotYourCase(DomainError):
 
 class CaseClosed(DomainError):
     code = "case_closed"
+
+
+class ReplyWindowClosed(DomainError):
+    code = "reply_window_closed"
 
 
 def sanitize_html(html: str) -> str:
@@ -217,8 +223,10 @@ def _lock_case_for_agent(*, case_id: int, agent: Agent) -> Case:
     return case
 
 
-def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime) -> Message:
-    """Record the agent's reply and send it on the case's channel after commit."""
+def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime, template: dict | None = None) -> Message:
+    """Record the agent's reply and send it on the case's channel after commit.
+    Outside a WhatsApp or Messenger 24-hour window only a ``template`` (see
+    ``send_template``) may go, kept on the timeline's reply_sent event."""
     from connectors.tasks import deliver_message
 
     text = (text or "").strip()
@@ -230,6 +238,13 @@ def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime) -> Messa
         case = _lock_case_for_agent(case_id=case_id, agent=agent)
         if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
             raise CaseClosed(f"case {case_id} is {case.status}")
+        if template is not None and case.channel_kind != "whatsapp":
+            raise Invalid(f"templates are sent on WhatsApp cases only; this case is on {case.channel_kind}")
+        if template is None and not is_reply_window_open(case, now=now):
+            raise ReplyWindowClosed(
+                f"the 24-hour {case.channel_kind} reply window closed at {reply_window_closes_at(case):%Y-%m-%d %H:%M} "
+                "UTC: only an approved template may be sent until the customer writes again"
+            )
         message = Message.objects.create(
             case=case,
             direction=Message.Direction.OUTBOUND,
@@ -240,15 +255,52 @@ def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime) -> Messa
             delivery_status=Message.Delivery.QUEUED,
             created_at=now,
         )
+        reaction = {}
         if case.first_response_at is None:
             case.first_response_at = now
             case.save(update_fields=["first_response_at", "updated_at"])
-        record(case=case, kind=CaseEvent.Kind.REPLY_SENT, now=now, agent=agent, message_id=message.pk)
+            reaction = _social_reaction(case=case, now=now)
+        if template is not None:
+            reaction["template"] = template
+        record(case=case, kind=CaseEvent.Kind.REPLY_SENT, now=now, agent=agent, message_id=message.pk, **reaction)
         publish_on_commit(
             MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=agent.pk)
         )
         background.enqueue(deliver_message, message_id=message.pk)
     return message
+
+
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2,4})?$")
+
+
+def send_template(
+    *, case_id: int, agent: Agent, name: str, language: str, parameters: list[str], now: datetime
+) -> Message:
+    """Send an approved WhatsApp template (its name, language code and body
+    parameters), allowed also when the 24-hour window is closed."""
+    if not _TEMPLATE_NAME.match(name or ""):
+        raise Invalid("a template name is lower-case letters, digits and underscores")
+    if not _TEMPLATE_LANGUAGE.match(language or ""):
+        raise Invalid("a template language is a code such as en or en_US")
+    if len(parameters) > 20 or any(not isinstance(p, str) or not p.strip() or len(p) > 1024 for p in parameters):
+        raise Invalid("template parameters are up to 20 non-empty texts of up to 1,024 characters")
+    text = f"Template {name} ({language})" + (": " + " | ".join(parameters) if parameters else "")
+    template = {"name": name, "language": language, "parameters": list(parameters)}
+    return send_reply(case_id=case_id, agent=agent, text=text, now=now, template=template)
+
+
+def _social_reaction(*, case: Case, now: datetime) -> dict:
+    """For a public social post (an X mention, a Page comment): the time from
+    the post to the first answer, public or private, kept on the first
+    REPLY_SENT event of the timeline (``posted_at``, ``reaction_seconds``)."""
+    if case.channel_kind != "social":
+        return {}
+    first = case.messages.filter(direction=Message.Direction.INBOUND).order_by("created_at", "pk").first()
+    if first is None:
+        return {}
+    posted_at = first.sent_at or first.created_at
+    return {"posted_at": posted_at.isoformat(), "reaction_seconds": max(0, round((now - posted_at).total_seconds()))}
 
 
 def set_waiting(*, case_id: int, agent: Agent, now: datetime) -> Case:

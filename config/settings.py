@@ -72,21 +72,26 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "agents",
     "routing",
     "cases",
     "connectors",
     "dashboards",
     "sla",
+    "outhooks",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.ratelimit.WebhookRateLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditActor",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -171,6 +176,7 @@ CELERY_TASK_ROUTES = {
     "routing.*": {"queue": "routing"},
     "cases.*": {"queue": "outbound"},
     "sla.*": {"queue": "routing"},
+    "outhooks.*": {"queue": "outbound"},
 }
 CELERY_BEAT_SCHEDULE = {
     "switchboard-tick": {"task": "routing.tasks.tick", "schedule": 1.0},
@@ -195,6 +201,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Rate limits (README "API"): writes per user (or per address when
+    # anonymous); reads are not limited. "<n>/<second|minute|hour|day>".
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"write": os.environ.get("SWITCHBOARD_API_WRITE_RATE", "120/minute")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
@@ -202,7 +212,23 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The docs page's assets come from drf-spectacular-sidecar (our static
+    # files), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No schema validator badge: it would send our schema to swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+# Rate limits count in the cache: Redis when configured (shared by every
+# process), else this process's memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("SWITCHBOARD_CACHE_URL", REDIS_URL),
+        }
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -221,6 +247,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SWITCHBOARD = {
     # Webhook bodies above this many bytes are refused with 413.
     "MAX_WEBHOOK_BYTES": env_int("SWITCHBOARD_MAX_WEBHOOK_BYTES", 1024 * 1024),
+    # Webhooks per channel and client address ("<n>/<second|minute|hour|day>",
+    # e.g. "6000/minute"; "0": no limit, the default — see config.ratelimit);
+    # over it: 429 with Retry-After.
+    "WEBHOOK_RATE": os.environ.get("SWITCHBOARD_WEBHOOK_RATE", "0"),
     # An agent stays present this long after its last heartbeat from any tab.
     "PRESENCE_GRACE_SECONDS": env_int("SWITCHBOARD_PRESENCE_GRACE_SECONDS", 90),
     # A customer message on a thread resolved this recently re-opens that case.
@@ -238,6 +268,12 @@ SWITCHBOARD = {
     "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
     # An agent is reminded of a promise (follow-up) this long before it is due.
     "PROMISE_REMINDER_MINUTES": env_int("SWITCHBOARD_PROMISE_REMINDER_MINUTES", 15),
+    # Outbound sends a provider answers with a 5xx, 429 or timeout are tried
+    # again after base x 3^n seconds (10, 30, 90, ...), this many tries in all.
+    "OUTBOUND_MAX_ATTEMPTS": env_int("SWITCHBOARD_OUTBOUND_MAX_ATTEMPTS", 5),
+    "OUTBOUND_RETRY_BASE_SECONDS": env_int("SWITCHBOARD_OUTBOUND_RETRY_BASE_SECONDS", 10),
+    # A send in progress holds its message this long (longer than any provider timeout).
+    "OUTBOUND_SEND_LEASE_SECONDS": env_int("SWITCHBOARD_OUTBOUND_SEND_LEASE_SECONDS", 60),
 }
 # Django's own request body guard sits above ours so that we answer 413 ourselves.
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWITCHBOARD["MAX_WEBHOOK_BYTES"] * 2 + 1024

@@ -69,6 +69,12 @@ def claim(*, message_id: int, now: datetime) -> DeliveryAttempt | None:
         )
         if not created:
             attempt = DeliveryAttempt.objects.select_for_update().get(pk=attempt.pk)
+            # Under the lock, read again whether it still waits to be sent:
+            # another worker may have sent it since this one looked.
+            from cases.models import Message
+
+            if not Message.objects.filter(pk=message_id, delivery_status=Message.Delivery.QUEUED).exists():
+                return None
             if attempt.next_try_at is None:
                 attempt.attempts = 0  # settled before and queued again (a resend): a new round of tries
             elif attempt.next_try_at > now:

@@ -23,6 +23,7 @@ from cases import services as case_services
 from cases.models import Case, CaseStatus, Message
 from config import background
 from config.events import publish_on_commit
+from connectors import outbound
 from connectors.events import InboundEventFailed
 from connectors.models import Channel, InboundEvent
 from connectors.normalized import MessageKind, NormalizedMessage
@@ -47,7 +48,11 @@ def receive_webhook(
         provider.verify(channel=channel, body=body, headers=headers, url=url)
     except SignatureInvalid as exc:
         return WebhookResult(403, {"error": "bad_signature", "detail": str(exc)})
-    return store_event(channel=channel, body=body, headers=headers, remote_addr=remote_addr, now=now)
+    result = store_event(channel=channel, body=body, headers=headers, remote_addr=remote_addr, now=now)
+    accepted = getattr(provider, "accepted_status", 202)  # Meta retries anything but a 200
+    if result.status == 202 and accepted != 202:
+        return WebhookResult(accepted, result.body)
+    return result
 
 
 def store_event(
@@ -141,12 +146,20 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
     if normalized.kind is MessageKind.MESSAGE:
         if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
             return False, None  # the same message inside another delivery: stored once
-        received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
-        if received.created_case and normalized.channel_kind and normalized.channel_kind != channel.kind:
-            # e.g. a web chat's offline form: an email-style case on the chat channel.
-            Case.objects.filter(pk=received.case.pk).update(channel_kind=normalized.channel_kind)
+        try:
+            with transaction.atomic():  # a savepoint: the rest of a batch goes on
+                received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
+        except IntegrityError:
+            if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
+                return False, None  # stored meanwhile by a concurrent delivery of the same message
+            raise
+        if normalized.channel_kind and normalized.channel_kind != channel.kind:
+            # e.g. a web chat's offline form: an email-style case on the chat
+            # channel; a Page comment: a social case on the Page's channel.
             Message.objects.filter(pk=received.message.pk).update(channel_kind=normalized.channel_kind)
-            received.case.channel_kind = normalized.channel_kind
+            if received.created_case:
+                Case.objects.filter(pk=received.case.pk).update(channel_kind=normalized.channel_kind)
+                received.case.channel_kind = normalized.channel_kind
         for kind, address in normalized.extra.get("identities", ()):
             # Other addresses the sender gave (a pre-chat email): attached
             # only when nobody holds them; an agent links or merges otherwise.
@@ -173,6 +186,10 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
         routing_services.classify_case(case=case, text=handoff_text(normalized), now=now)
         routing_services.queue_case(case=case, now=now)
         return True, first
+    if normalized.kind is MessageKind.CALL_EVENT:
+        from connectors.telephony import apply_call_event
+
+        return apply_call_event(channel=channel, normalized=normalized, now=now)
     if normalized.kind is MessageKind.IGNORE:
         return False, None
     raise NotImplementedError(f"{normalized.kind.value} events are not handled yet")
@@ -245,16 +262,32 @@ def replay_events(*, event_ids: Iterable[int], now: datetime) -> list[InboundEve
 
 
 def deliver_message(*, message_id: int, now: datetime) -> Message | None:
-    """Send an outbound message through its channel's provider."""
+    """Send an outbound message through its channel's provider. A ``retry``
+    answer keeps it queued with the next try scheduled (connectors.outbound);
+    when the tries are used up it fails with the last error, escalated."""
     message = Message.objects.select_related("channel", "case", "author_agent").filter(pk=message_id).first()
     if message is None or message.delivery_status != Message.Delivery.QUEUED:
         return message
+    attempt = outbound.claim(message_id=message.pk, now=now)
+    if attempt is None:
+        return message  # another worker is sending it, or its next try is not due
     if message.channel is None:
         result_status, provider_id, error = "failed", "", "the case has no channel to reply on"
     else:
         result = provider_for(message.channel.provider).send(channel=message.channel, message=message)
         result_status, provider_id, error = result.status, result.provider_message_id, result.error
     with transaction.atomic():
+        if result_status == "retry":
+            if outbound.schedule_retry(attempt=attempt, error=error, now=now):
+                Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.QUEUED).update(
+                    delivery_error=f"try {attempt.attempts} failed, retrying: {error}"[:2000]
+                )
+                message.refresh_from_db()
+                return message
+            result_status = Message.Delivery.FAILED
+            error = f"gave up after {attempt.attempts} tries: {error}"
+        else:
+            outbound.finish(attempt=attempt, error=error, now=now)
         updated = Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.QUEUED).update(
             delivery_status=result_status, provider_message_id=provider_id, delivery_error=error
         )
@@ -262,3 +295,18 @@ def deliver_message(*, message_id: int, now: datetime) -> Message | None:
             _escalate_outbound_failed(message=message, error=error)
     message.refresh_from_db()
     return message
+
+
+def retry_due_deliveries(*, now: datetime, limit: int = 100) -> int:
+    """The tick's part: hand the outbound messages whose next try is due
+    (also those whose worker died mid-send, once its lease ended) to workers."""
+    from connectors.tasks import deliver_message as deliver_message_task
+
+    due = outbound.due_message_ids(now=now, limit=limit)
+    # Settled some other way (an agent's retry, a status report): nothing more to try.
+    outbound.DeliveryAttempt.objects.filter(message_id__in=due).exclude(
+        message__delivery_status=Message.Delivery.QUEUED
+    ).update(next_try_at=None)
+    for message_id in due:
+        background.enqueue(deliver_message_task, message_id=message_id)  # claimed there: sent once
+    return len(due)

@@ -2,7 +2,14 @@
 
 404 for an unknown or inactive channel, 413 over the size limit, 403 for a
 bad signature (nothing stored), 400 for a body the provider would not send
-(kept with its error), 202 when stored, 200 for a redelivery.
+(kept with its error), 202 when stored (200 for a provider whose
+``accepted_status`` says so, as Meta retries anything else), 200 for a redelivery.
+
+``GET /hooks/<channel-key>/`` answers a provider's endpoint verification (X's
+CRC check, Meta's ``hub.challenge``): a provider that has one defines
+``handshake(*, channel, params) -> (status, body)``, ``params`` being the
+query string; a ``dict`` body is sent as JSON, a ``str`` as plain text.
+Providers without it answer 405. Nothing is stored.
 
 An async view: under ASGI, plain (sync) Django views all run on one thread,
 so a webhook waiting on PostgreSQL and the broker would hold every other
@@ -18,13 +25,14 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from connectors import services
 from connectors.models import Channel
+from connectors.providers import provider_for
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -69,9 +77,27 @@ def _receive(channel_key: str, body: bytes, headers: dict, remote_addr: str | No
     return JsonResponse(result.body, status=result.status)
 
 
+def _handshake(channel_key: str, params: dict[str, str]) -> HttpResponse:
+    channel = channels.get(channel_key)
+    if channel is None:
+        return _error(404, "unknown_channel", f"no active channel with key {channel_key!r}")
+    handshake = getattr(provider_for(channel.provider), "handshake", None)
+    if handshake is None:
+        response = _error(405, "method_not_allowed", f"the {channel.provider} provider takes POST only")
+        response["Allow"] = "POST"
+        return response
+    status, body = handshake(channel=channel, params=params)
+    if isinstance(body, str):
+        return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+    return JsonResponse(body, status=status)
+
+
 @csrf_exempt
-@require_http_methods(["POST"])
-async def webhook(request: HttpRequest, channel_key: str) -> JsonResponse:
+@require_http_methods(["GET", "POST"])
+async def webhook(request: HttpRequest, channel_key: str) -> HttpResponse:
+    if request.method == "GET":
+        handshake = sync_to_async(_handshake, thread_sensitive=settings.BACKGROUND_MODE == "inline")
+        return await handshake(channel_key, {key: request.GET.get(key, "") for key in request.GET})
     limit = settings.SWITCHBOARD["MAX_WEBHOOK_BYTES"]
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)

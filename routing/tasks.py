@@ -20,11 +20,14 @@ def route_agent(*, agent_id: int) -> None:
 def tick() -> None:
     """The periodic scan (Celery beat in production, the in-process ticker in
     embedded mode): everything due is found from the database."""
-    from connectors.services import retry_stale_events
+    from connectors.services import retry_due_deliveries, retry_stale_events
+    from outhooks.services import deliver_due
     from sla.tasks import scan_due
 
     now = timezone.now()
     retry_stale_events(now=now)
+    retry_due_deliveries(now=now)  # outbound sends waiting for their next try
+    deliver_due(now=now)  # outbound event webhooks (outhooks) due for an attempt
     scan_due.run()  # SLA warnings and breaches, promises (its failure is logged, never stops the tick)
     services.expire_offers(now=now)
     services.end_due_wrap_ups(now=now)
