@@ -24,6 +24,12 @@ from dashboards.scope import Scope, scope_for
 from routing.models import Queue
 
 
+def _number(value) -> bool:
+    """A primary key as the database takes it: ASCII digits, no "²", no 30-digit overflow."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 class IsSupervisor(BasePermission):
     message = "only supervisors and admins use the supervisor dashboard"
 
@@ -88,14 +94,14 @@ class ChannelKindPrioritySerializer(CasePrioritySerializer):
 
 
 def _queue(scope: Scope, pk) -> Queue:
-    queue = Queue.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    queue = Queue.objects.filter(pk=pk).first() if _number(pk) else None
     if queue is None or not scope.sees_team(queue.team_id):
         raise NotFound(f"no queue {pk}")
     return queue
 
 
 def _agent(scope: Scope, pk) -> Agent:
-    agent = Agent.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    agent = Agent.objects.filter(pk=pk).first() if _number(pk) else None
     if agent is None or not scope.sees_any_team(agent.teams.values_list("pk", flat=True)):
         raise NotFound(f"no agent {pk}")
     return agent

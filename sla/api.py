@@ -304,7 +304,7 @@ class ClockViewSet(viewsets.ReadOnlyModelViewSet):
         qs = Clock.objects.filter(case__in=visible).select_related("policy")
         if self.action == "list":
             case = self.request.query_params.get("case", "")
-            if not case.isdigit():
+            if not (case.isascii() and case.isdigit() and len(case) <= 18):
                 raise Invalid("?case=<id> is required")
             qs = qs.filter(case_id=int(case))
         return qs.order_by("started_at", "pk")
@@ -353,7 +353,7 @@ class PromiseViewSet(viewsets.ReadOnlyModelViewSet):
         for param in ("case", "customer"):
             value = self.request.query_params.get(param)
             if value:
-                if not value.isdigit():
+                if not (value.isascii() and value.isdigit() and len(value) <= 18):
                     raise Invalid(f"{param} must be an id")
                 qs = qs.filter(**{f"{param}_id": int(value)})
         return qs.order_by("due_at", "pk")
@@ -405,6 +405,9 @@ class QueueOpeningViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         from routing.models import Queue
 
-        if not str(pk).isdigit() or not Queue.objects.filter(pk=int(pk)).exists():
+        if (
+            not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 18)
+            or not Queue.objects.filter(pk=int(pk)).exists()
+        ):
             raise NotFound(f"no queue {pk}")
         return Response(selectors.queue_opening(int(pk), timezone.now()).as_dict())
