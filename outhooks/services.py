@@ -49,14 +49,28 @@ def backoff(attempts: int) -> timedelta:
 
 def enqueue(*, event: str, data: dict, now: datetime) -> list[Delivery]:
     """One pending delivery per active subscription to ``event``."""
-    subscriptions = [s for s in Subscription.objects.filter(active=True) if event in s.events]
-    payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
-    return Delivery.objects.bulk_create(
-        [
-            Delivery(subscription=s, event=event, payload=payload, created_at=now, next_attempt_at=now)
-            for s in subscriptions
-        ]
-    )
+    return enqueue_many([(event, data)], now=now)
+
+
+def enqueue_many(items: list[tuple[str, dict]], *, now: datetime) -> list[Delivery]:
+    """Deliveries for many events at once (a router batch publishes one per
+    case): one query for the subscriptions, one insert, nothing when nobody
+    subscribed."""
+    if not items:
+        return []
+    subscriptions = list(Subscription.objects.filter(active=True))
+    if not subscriptions:
+        return []
+    deliveries = []
+    for event, data in items:
+        wanted = [s for s in subscriptions if event in s.events]
+        if wanted:
+            payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+            deliveries += [
+                Delivery(subscription=s, event=event, payload=payload, created_at=now, next_attempt_at=now)
+                for s in wanted
+            ]
+    return Delivery.objects.bulk_create(deliveries)
 
 
 def body_of(delivery: Delivery) -> bytes:
