@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.normalized import NormalizedMessage
 
@@ -45,6 +45,25 @@ class Provider(Protocol):
     def normalize(self, *, channel: Channel, event: InboundEvent) -> list[NormalizedMessage]: ...
 
     def send(self, *, channel: Channel, message: Message) -> SendResult: ...
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A request header by name, whatever its case; '' when absent."""
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return ""
+
+
+def obj(value: Any) -> dict:
+    """A JSON object field, or {} when the sender put anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def text(value: Any, limit: int = 255) -> str:
+    """A string field, cut to ``limit``, without NULs (no database stores them); '' otherwise."""
+    return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
 
 
 def hmac_sha256_hex(secret: str, body: bytes) -> str:

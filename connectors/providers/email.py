@@ -25,17 +25,10 @@ from connectors.email.parse import EmailInvalid, ParsedEmail, message_ids, parse
 from connectors.email.threading import thread_key_for
 from connectors.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
+from connectors.providers.base import header as _header
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
 
 CONTENT_TYPE = "message/rfc822"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
 
 
 def dedupe_key_of(raw: bytes) -> str:

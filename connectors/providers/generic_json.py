@@ -44,6 +44,7 @@ from connectors.providers.base import (
     hmac_sha256_hex,
     signatures_match,
 )
+from connectors.providers.base import header as _header
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 DELIVERY_STATUSES = {"sent", "delivered", "read", "failed"}
@@ -52,14 +53,6 @@ DELIVERY_STATUSES = {"sent", "delivered", "read", "failed"}
 def sign(secret: str, body: bytes) -> str:
     """The header value a sender puts on a body."""
     return f"sha256={hmac_sha256_hex(secret, body)}"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
 
 
 def _string(payload: dict, key: str, *, required: bool = False, limit: int = 255) -> str:

@@ -35,6 +35,7 @@ from connectors.providers.base import (
     hmac_sha256_hex,
     signatures_match,
 )
+from connectors.providers.base import header as _header
 from connectors.providers.meta_fields import Skip, as_dict, ignored
 from connectors.providers.meta_pages import page_entry
 from connectors.providers.meta_whatsapp import whatsapp_entry
@@ -46,14 +47,6 @@ OBJECTS = {"whatsapp_business_account", "page", "instagram"}
 def sign(secret: str, body: bytes) -> str:
     """The header value Meta puts on a body signed with the app secret."""
     return f"sha256={hmac_sha256_hex(secret, body)}"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
 
 
 class MetaProvider:

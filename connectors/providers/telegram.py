@@ -46,6 +46,9 @@ from typing import Any
 
 from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
+from connectors.providers.base import header as _header
+from connectors.providers.base import obj as _obj
+from connectors.providers.base import text as _str
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 DEFAULT_API_BASE = "https://api.telegram.org"
@@ -63,23 +66,6 @@ _FILES = (
 )
 # Content a person sent that has no file: shown to the agent as a short note.
 _NOTES = ("location", "venue", "contact", "poll", "dice")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
-
-
-def _obj(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any, limit: int = 255) -> str:
-    """A string field, cut to ``limit``, without NULs (no database stores them); '' otherwise."""
-    return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
 
 
 def _int(value: Any) -> int | None:

@@ -37,6 +37,7 @@ from django.conf import settings
 from cases.identities import InvalidIdentity, normalize_identity
 from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
+from connectors.providers.base import header as _header
 from connectors.telephony import CallEvent
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -75,14 +76,6 @@ def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
     data = url + "".join(name + value for name, value in sorted(params))
     digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]]:

@@ -50,6 +50,9 @@ from typing import Any
 
 from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
+from connectors.providers.base import header as _header
+from connectors.providers.base import obj as _obj
+from connectors.providers.base import text as _str
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 DEFAULT_API_BASE = "https://api.x.com"
@@ -61,23 +64,6 @@ def sign(secret: str, data: bytes) -> str:
     """X's scheme, for the CRC response and the POST signature alike."""
     digest = hmac.new(secret.encode(), data, hashlib.sha256).digest()
     return "sha256=" + base64.b64encode(digest).decode()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return ""
-
-
-def _obj(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any, limit: int = 255) -> str:
-    """A string field, cut to ``limit``, without NULs (no database stores them); '' otherwise."""
-    return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
 
 
 def _id(value: Any) -> str:
