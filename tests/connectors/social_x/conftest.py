@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from connectors.models import Channel
 from connectors.providers.x_social import sign
+from tests.loopback import json_api
 
 BRAND_ID = "2244994945"
 CONSUMER_SECRET = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"
@@ -49,31 +49,9 @@ class FakeX:
 @pytest.fixture
 def x_api():
     fake = FakeX()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (the http.server API)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, answer = fake.handle(self.path, dict(self.headers), body)
-            if answer is None:
-                self.close_connection = True
-                return
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake.base = f"http://127.0.0.1:{server.server_port}"
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with json_api(fake.handle) as base:
+        fake.base = base
+        yield fake
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from connectors.models import Channel
 from tests import factories
+from tests.loopback import json_api
 
 BOT_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 
@@ -48,31 +48,9 @@ class FakeTelegram:
 @pytest.fixture
 def telegram_api():
     fake = FakeTelegram()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (the http.server API)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, answer = fake.handle(self.path, body)
-            if answer is None:
-                self.close_connection = True  # the provider hung up: no answer at all
-                return
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake.base = f"http://127.0.0.1:{server.server_port}"
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with json_api(lambda path, headers, body: fake.handle(path, body)) as base:
+        fake.base = base
+        yield fake
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ import base64
 import hashlib
 import hmac
 import itertools
-import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from connectors.models import Channel
 from tests import factories
+from tests.loopback import json_api
 
 AUTH_TOKEN = "12345678901234567890123456789012"
 ACCOUNT_SID = "AC" + "a" * 32
@@ -125,34 +123,17 @@ def twilio_api():
 
     state = State()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            state.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "form": dict(urllib.parse.parse_qsl(raw.decode()))}
-            )
-            index = min(len(state.requests) - 1, len(state.answers) - 1)
-            status, payload = state.answers[index]
-            if status == 201 and not payload:
-                payload = {"sid": message_sid(), "status": "queued", "account_sid": ACCOUNT_SID}
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def handle(path: str, headers: dict, raw: bytes) -> tuple[int, dict]:
+        state.requests.append({"path": path, "headers": headers, "form": dict(urllib.parse.parse_qsl(raw.decode()))})
+        index = min(len(state.requests) - 1, len(state.answers) - 1)
+        status, payload = state.answers[index]
+        if status == 201 and not payload:
+            payload = {"sid": message_sid(), "status": "queued", "account_sid": ACCOUNT_SID}
+        return status, payload
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with json_api(handle) as base:
+        state.base = base
+        yield state
 
 
 @pytest.fixture
