@@ -72,6 +72,7 @@ from bench.stack import (
 TITLE = "routing throughput: routers drain 100,000 waiting cases to 1,000 agents, vs the minimal SQL under pgbench"
 
 SQL_DATABASE = f"{BENCH_DATABASE}_sql"
+PLAIN_DATABASE = f"{BENCH_DATABASE}_plain"  # the same backlog, routed without explanations
 SCRIPT = VAR / "route_offer.sql"  # the generated pgbench script, kept for running by hand
 KINDS = ("web_chat", "api")
 OFFER_TIMEOUT = 3600  # seconds: no offer times out (and is re-routed) while the bench runs
@@ -124,6 +125,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=20_000,
         help="resolved cases with their offers seeded first, so tables and planner statistics are not those of "
         "an empty system (default 20000)",
+    )
+    parser.add_argument(
+        "--explain-ratio",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="route the same backlog a second time without keeping explanations, and print the ratio (default on)",
     )
     parser.add_argument("--decisions", type=int, default=300, help="single decisions timed at low load (default 300)")
     parser.add_argument("--sql-seconds", type=float, default=10.0, help="seconds pgbench runs (default 10)")
@@ -956,7 +963,16 @@ def check() -> dict:
         "load_p50": percentile(per_agent, 0.5),
         "load_max": per_agent[-1] if per_agent else 0,
         "violations": violations,
+        "explained": _explained(),
     }
+
+
+def _explained() -> int | None:
+    try:
+        from routing.models import Explanation
+    except ImportError:  # an older tree, run by hand
+        return None
+    return Explanation.objects.count()
 
 
 # --- pgbench: the minimal routing transaction ---------------------------------------------
@@ -1324,20 +1340,43 @@ def run(options: argparse.Namespace, stack: Stack) -> PartResult:
     seeded = stack.django("bench.route:seed_cases", env=env, timeout=900, cases=options.cases, seed=options.seed)
     print(f"  {seeded['cases']} queued cases seeded in {seeded['seconds']:.1f} s (rank: {seeded['rank']})", flush=True)
     stack.clone_database(SQL_DATABASE)
+    if options.explain_ratio:
+        stack.clone_database(PLAIN_DATABASE)
     try:
         routed = _routers(options, stack, env)
         checked = stack.django("bench.route:check", env=env, timeout=600)
+        plain = None
+        if options.explain_ratio:
+            # The same backlog again, routed without keeping explanations.
+            plain_env = {**env, "DATABASE_URL": stack.database_url(PLAIN_DATABASE), "SWITCHBOARD_EXPLANATION_DAYS": "0"}
+            plain_routed = _routers(options, stack, plain_env)
+            plain_checked = stack.django("bench.route:check", env=plain_env, timeout=600)
+            plain_assignments = plain_checked["pending_offers"] + plain_checked["assigned"]
+            plain = {
+                "per_s": plain_assignments / plain_routed["wall_seconds"] if plain_routed["wall_seconds"] else None,
+                "assignments": plain_assignments,
+                "explained": plain_checked["explained"],
+            }
         sql = _pgbench(options, stack, pgbench)
     finally:
         with contextlib.suppress(Exception):
             stack.drop_database(SQL_DATABASE)
+        with contextlib.suppress(Exception):
+            stack.drop_database(PLAIN_DATABASE)
     with _connect("postgres") as conn:
         sql["autovacuum"] = conn.execute("SHOW autovacuum").fetchone()[0]
-    return _result(options, agents, decided, seeded, routed, checked, sql)
+    return _result(options, agents, decided, seeded, routed, checked, sql, plain)
 
 
 def _result(
-    options: argparse.Namespace, agents: dict, decided: dict, seeded: dict, routed: dict, checked: dict, sql: dict
+    options: argparse.Namespace,
+    agents: dict,
+    decided: dict,
+    seeded: dict,
+    routed: dict,
+    checked: dict,
+    sql: dict,
+    plain: dict | None = None,
 ) -> PartResult:
     routers = routed["routers"]
     wall = routed["wall_seconds"]
@@ -1364,6 +1403,14 @@ def _result(
                 reference=sql["tps"],
                 reference_key="sql_reference_per_s",
                 ratio_key="ratio",
+            ),
+            Figure(
+                "with_explanations_per_s",
+                rate if plain else None,
+                "assignments/s",
+                reference=plain["per_s"] if plain else None,
+                reference_key="without_explanations_per_s",
+                ratio_key="explanations_ratio",
             ),
             Figure("decision_p50_ms", percentile(decided["ms"], 0.50), "ms"),
             Figure("decision_p99_ms", percentile(decided["ms"], 0.99), "ms"),
@@ -1413,6 +1460,12 @@ def _result(
         },
     )
     notes = result.notes
+    if plain:
+        notes.append(
+            f"explanations: {rate or 0:,.0f} assignments/s keeping one per offer, {plain['per_s'] or 0:,.0f}/s "
+            f"routing the same backlog again without ({plain['assignments']:,} assignments) — target: at most 10 % "
+            f"slower; explanations kept: {checked['explained']:,} with, {plain['explained']:,} without"
+        )
     notes.append(
         f"{options.routers} router processes × route_waiting(limit={options.batch}) on {seeded['cases']:,} queued "
         f"cases ({', '.join(f'{k} {v:,}' for k, v in sorted(seeded['by_queue'].items()))}), "

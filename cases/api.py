@@ -15,6 +15,7 @@ from agents.models import Agent, Role
 from cases import selectors, services
 from cases.models import Case, CaseEvent, Message
 from config.api import NotFound
+from routing import explain as routing_explain
 from routing import selectors as routing_selectors
 from routing import services as routing_services
 
@@ -119,9 +120,17 @@ class PositionSerializer(serializers.Serializer):
     estimated_wait_seconds = serializers.IntegerField(allow_null=True)
 
 
-def _supervising(request) -> None:
+def _supervising(request, what: str = "assign and transfer cases") -> None:
     if selectors.role_of(request.user) not in (Role.SUPERVISOR, Role.ADMIN):
-        raise PermissionDenied("only supervisors and admins assign and transfer cases")
+        raise PermissionDenied(f"only supervisors and admins {what}")
+
+
+def _may_transfer(request, case: Case) -> None:
+    """Supervisors and admins transfer any case they see; an agent, a case they hold."""
+    if selectors.role_of(request.user) in (Role.SUPERVISOR, Role.ADMIN):
+        return
+    if case.assignee_id is None or not Agent.objects.filter(user=request.user, pk=case.assignee_id).exists():
+        raise PermissionDenied("only supervisors, admins and the agent holding the case transfer it")
 
 
 class NewestFirst(CursorPagination):
@@ -213,6 +222,15 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         """Where a waiting case stands in its queue and an estimated wait."""
         case = self.get_object()
         return Response(routing_selectors.queue_position(case, timezone.now()))
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"])
+    def explanation(self, request, pk=None):
+        """Supervisors and admins: why each offer of the case went to its
+        agent ("Why Jana?"), and for a waiting case why nobody has it yet."""
+        _supervising(request, "see why cases are routed")
+        case = self.get_object()
+        return Response(routing_explain.for_case(case, timezone.now(), user=request.user))
 
     @extend_schema(request=AssignSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])

@@ -265,6 +265,9 @@ SWITCHBOARD = {
     # re-reads the chosen agents under their locks before writing); 0 reads
     # every agent for every batch.
     "ROUTER_STATE_MS": env_int("SWITCHBOARD_ROUTER_STATE_MS", 1000),
+    # Every offer keeps why it went to its agent (routing.core.explain), for
+    # this many days; 0 keeps none.
+    "EXPLANATION_DAYS": env_int("SWITCHBOARD_EXPLANATION_DAYS", 30),
     "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
     # An agent is reminded of a promise (follow-up) this long before it is due.
     "PROMISE_REMINDER_MINUTES": env_int("SWITCHBOARD_PROMISE_REMINDER_MINUTES", 15),

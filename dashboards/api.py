@@ -21,7 +21,7 @@ from config.api import NotFound
 from connectors.kinds import CHANNEL_KINDS
 from dashboards import services, supervision
 from dashboards.scope import Scope, scope_for
-from routing.models import Queue
+from routing.models import Offer, Queue
 
 
 def _number(value) -> bool:
@@ -71,6 +71,7 @@ class CapacitySerializer(serializers.Serializer):
 class DrillCaseSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.display_name", read_only=True)
     assignee = serializers.CharField(source="assignee.display_name", default=None, read_only=True)
+    offered_to = serializers.SerializerMethodField(help_text="The agent a pending offer waits on, if any.")
 
     class Meta:
         model = Case
@@ -83,10 +84,14 @@ class DrillCaseSerializer(serializers.ModelSerializer):
             "priority",
             "assignee_id",
             "assignee",
+            "offered_to",
             "queued_at",
             "sla_due_at",
             "created_at",
         ]
+
+    def get_offered_to(self, case: Case) -> str | None:
+        return self.context.get("offered_to", {}).get(case.pk)
 
 
 class ChannelKindPrioritySerializer(CasePrioritySerializer):
@@ -125,7 +130,12 @@ class SupervisorQueueViewSet(viewsets.ViewSet):
             .select_related("customer", "assignee")
             .order_by("first_assigned_at", "pk")[: 200 - len(waiting)]
         )
-        return Response(DrillCaseSerializer(waiting + held, many=True).data)
+        offered_to = dict(
+            Offer.objects.filter(
+                case__in=[c.pk for c in waiting if c.status == CaseStatus.OFFERED], status=Offer.Status.PENDING
+            ).values_list("case_id", "agent__display_name")
+        )
+        return Response(DrillCaseSerializer(waiting + held, many=True, context={"offered_to": offered_to}).data)
 
     @extend_schema(request=QueuePrioritySerializer, responses=QueuePrioritySerializer)
     @action(detail=True, methods=["post"])

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
+from routing import explain
 from routing.models import (
     DeclineReason,
+    Explanation,
     Offer,
     OverflowStep,
     Queue,
@@ -74,6 +77,16 @@ class OfferAdmin(admin.ModelAdmin):
     search_fields = ["agent__display_name", "case__pk"]
     raw_id_fields = ["case", "agent"]
     date_hierarchy = "created_at"
+    readonly_fields = ["why"]
+
+    @admin.display(description="Why this agent")
+    def why(self, offer: Offer) -> str:
+        kept = Explanation.objects.filter(offer=offer).first()
+        if kept is None:
+            return "No explanation kept."
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in explain.lines(kept.data)))
+        )
 
 
 @admin.register(RoutingSettings)

@@ -283,3 +283,19 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"offer {self.pk} of case {self.case_id} to {self.agent_id} ({self.status})"
+
+
+class Explanation(models.Model):
+    """Why an offer went to its agent: the reasoning the router noted while
+    deciding (``routing.core.explain``), kept for
+    ``SWITCHBOARD_EXPLANATION_DAYS``."""
+
+    offer = models.OneToOneField(Offer, primary_key=True, on_delete=models.CASCADE, related_name="explanation")
+    created_at = models.DateTimeField()
+    data = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="explanation_created_idx")]
+
+    def __str__(self) -> str:
+        return f"why offer {self.offer_id}"

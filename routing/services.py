@@ -31,7 +31,7 @@ from cases.services import record
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_many_on_commit, publish_on_commit
-from routing import bulk, core, selectors
+from routing import bulk, core, explain, selectors
 from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
 from routing.models import DeclineReason, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
 
@@ -266,7 +266,12 @@ def _lock_waiting(
 
 
 def _decide(
-    cases: list[Case], now: datetime, *, agent_ids: list[int] | None = None, info: dict | None = None
+    cases: list[Case],
+    now: datetime,
+    *,
+    agent_ids: list[int] | None = None,
+    info: dict | None = None,
+    notes: dict[int, core.Why] | None = None,
 ) -> tuple[list[core.Decision], bool]:
     """Plan on agents' states that may be a moment old (this thread's
     planning pool, or only ``agent_ids`` read now), lock the chosen agents in
@@ -274,7 +279,8 @@ def _decide(
     that. Cases whose chosen agent another router was writing to, or had less
     room than planned, are planned once more without the first and with what
     the lock showed of the second. Returns the decisions and whether anyone
-    may still have room."""
+    may still have room. With ``notes``, each case's reasoning on the
+    planning pool is noted there (``routing.core.explain``)."""
     settings = selectors.routing_settings()
     info = info if info is not None else selectors.queues()
     demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
@@ -290,7 +296,7 @@ def _decide(
     decisions: list[core.Decision] = []
     pending = demands
     for attempt in range(2):
-        first = core.plan(pending, pool)
+        first = core.plan(pending, pool, notes=notes)
         if not first:
             break
         wanted = sorted({d.agent_id for d in first} - held.states.keys())
@@ -335,6 +341,8 @@ def _apply(
     decisions: list[core.Decision],
     now: datetime,
     info: dict | None = None,
+    notes: dict[int, core.Why] | None = None,
+    pulled_by: int | None = None,
 ) -> list[Offer | Case]:
     """Write a batch of decisions: offers (or assignments where the queue
     auto-accepts), case statuses, the timeline, and events after commit."""
@@ -416,6 +424,8 @@ def _apply(
         offer._state.adding = False
         if event.kind == CaseEvent.Kind.OFFERED:
             event.data["offer_id"] = offer.pk
+    if notes:
+        explain.record(offers, notes, now, pulled_by=pulled_by)
     # A few set-based updates rather than one CASE per column and row.
     decided = [d.case_id for d in decisions]
     offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
@@ -470,8 +480,9 @@ def route_batch(
         if not cases:
             return BatchResult(routed=[], examined=0, last_key=None, room_left=True)
         info = selectors.queues()
-        decisions, room_left = _decide(cases, now, info=info)
-        routed = _apply({c.pk: c for c in cases}, decisions, now, info)
+        notes = explain.notes()
+        decisions, room_left = _decide(cases, now, info=info, notes=notes)
+        routed = _apply({c.pk: c for c in cases}, decisions, now, info, notes)
         last = cases[-1]
         return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
 
@@ -522,8 +533,9 @@ def route_agent(*, agent_id: int, now: datetime, limit: int = 100) -> int:
                 break
             after = (cases[-1].route_rank, cases[-1].pk)
             info = selectors.queues()
-            decisions, room_left = _decide(cases, now, agent_ids=[agent_id], info=info)
-            routed += len(_apply({c.pk: c for c in cases}, decisions, now, info))
+            notes = explain.notes()
+            decisions, room_left = _decide(cases, now, agent_ids=[agent_id], info=info, notes=notes)
+            routed += len(_apply({c.pk: c for c in cases}, decisions, now, info, notes, pulled_by=agent_id))
             if not room_left:
                 break
     return routed

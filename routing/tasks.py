@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.utils import timezone
 
-from routing import services
+from reports.aggregate import aggregate_now_and_then
+from routing import explain, services
 
 
 @shared_task(name="routing.tasks.route_case")
@@ -34,3 +35,5 @@ def tick() -> None:
     services.check_first_replies(now=now)
     services.apply_overflow(now=now)
     services.route_waiting(now=now)
+    explain.purge_now_and_then(now)
+    aggregate_now_and_then(now)  # reports: the hourly facts, at most once a minute

@@ -5,8 +5,10 @@ without a database and reused by a simulator. ``routing.services`` loads the
 state from the database, asks this module, and writes the decision back.
 """
 
-from routing.core.choose import AgentPool, choose_agent, exclusion_reason, plan, rank_cases, score, serves
+from routing.core.choose import AgentPool, choose_agent, plan, rank_cases
+from routing.core.explain import Why
 from routing.core.rank import level, rank
+from routing.core.rules import exclusion_reason, score, serves
 from routing.core.state import AgentState, CaseDemand, Decision, Exclusion, Selection
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Decision",
     "Exclusion",
     "Selection",
+    "Why",
     "choose_agent",
     "exclusion_reason",
     "level",

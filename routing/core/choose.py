@@ -4,48 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from routing.core.explain import Why
+from routing.core.rules import exclusion_reason, score
 from routing.core.state import AgentState, CaseDemand, Decision, Exclusion, Selection
-
-
-def exclusion_reason(case: CaseDemand, agent: AgentState) -> Exclusion | None:
-    """The first reason ``agent`` may not take ``case``, or None if eligible."""
-    if case.channel_kind not in agent.channel_kinds:
-        return Exclusion.STATUS
-    if agent.agent_id in case.excluded_agents:
-        return Exclusion.DECLINED
-    if not serves(case, agent):
-        return Exclusion.MEMBERSHIP
-    for skill, minimum in case.required_skills.items():
-        level = agent.skills.get(skill)
-        if level is None:
-            return Exclusion.SKILL
-        if level < minimum:
-            return Exclusion.PROFICIENCY
-    if not case.may_interrupt and (agent.free_units(case.channel_kind) < case.units or agent.free_total < case.units):
-        return Exclusion.CAPACITY
-    if case.fair_cap is not None and agent.recent_assignments >= case.fair_cap:
-        return Exclusion.FAIR_CAP
-    return None
-
-
-def serves(case: CaseDemand, agent: AgentState) -> bool:
-    return case.open_to_all or bool(agent.queue_ids & case.queue_ids) or bool(agent.team_ids & case.team_ids)
-
-
-def proficiency(case: CaseDemand, agent: AgentState) -> int:
-    return sum(agent.skills.get(skill, 0) for skill in case.required_skills)
-
-
-def score(case: CaseDemand, agent: AgentState) -> tuple:
-    """Smaller is better: the queue's selection rule first, then higher
-    proficiency in the required skills, then idle longest, then lowest id."""
-    if case.selection is Selection.LEAST_ACTIVE:
-        primary: float = agent.open_cases
-    elif case.selection is Selection.LONGEST_IDLE:
-        primary = agent.idle_since
-    else:
-        primary = -agent.free_units(case.channel_kind)
-    return (primary, -proficiency(case, agent), agent.idle_since, agent.agent_id)
 
 
 def choose_agent(case: CaseDemand, agents: Iterable[AgentState]) -> Decision | None:
@@ -182,6 +143,11 @@ class AgentPool:
             self._at_least[key] = found
         return found
 
+    def serving(self, case: CaseDemand) -> frozenset[int] | dict[int, AgentState]:
+        """The agents who serve the case's queues and teams (all, when the
+        case is open to all)."""
+        return self.states if case.open_to_all else self._serving(case.queue_ids, case.team_ids)
+
     def _serving(self, queue_ids: frozenset[int], team_ids: frozenset[int]) -> frozenset[int]:
         key = (queue_ids, team_ids)
         found = self._members.get(key)
@@ -194,37 +160,61 @@ class AgentPool:
             found = self._members[key] = frozenset(members)
         return found
 
-    def candidates(self, case: CaseDemand) -> set[int]:
-        """Exactly the agents ``exclusion_reason`` finds no reason against."""
+    def candidates(self, case: CaseDemand, why: Why | None = None) -> set[int]:
+        """Exactly the agents ``exclusion_reason`` finds no reason against.
+        With ``why``, also note how many agents each test removed."""
         kind = case.channel_kind
+        enabled = self._by_kind.get(kind, ())
         if case.may_interrupt:
-            ids = set(self._by_kind.get(kind, ()))
+            ids = set(enabled)
         elif case.units == 1:
             ids = set(self._room.get(kind, ()))
         else:
             states = self.states
             ids = {
-                a
-                for a in self._by_kind.get(kind, ())
-                if states[a].free_units(kind) >= case.units and states[a].free_total >= case.units
+                a for a in enabled if states[a].free_units(kind) >= case.units and states[a].free_total >= case.units
             }
+        if why is not None:
+            why.considered = len(self.states)
+            why.step(Exclusion.STATUS, len(self.states), len(enabled))
+            why.step(Exclusion.CAPACITY, len(enabled), len(ids))
         for skill, minimum in case.required_skills.items():
             if not ids:
-                return ids
+                break
+            before = len(ids)
             ids &= self._skilled(skill, minimum)
+            if why is not None:
+                why.step(f"{Exclusion.SKILL}:{skill}>={minimum}", before, len(ids))
         if ids and not case.open_to_all:
+            before = len(ids)
             ids &= self._serving(case.queue_ids, case.team_ids)
-        ids -= case.excluded_agents
+            if why is not None:
+                why.step(Exclusion.MEMBERSHIP, before, len(ids))
+        if case.excluded_agents and ids:
+            before = len(ids)
+            ids -= case.excluded_agents
+            if why is not None:
+                why.step(Exclusion.DECLINED, before, len(ids))
         if case.fair_cap is not None and ids:
+            before = len(ids)
             states = self.states
             ids = {a for a in ids if states[a].recent_assignments < case.fair_cap}
+            if why is not None:
+                why.step(Exclusion.FAIR_CAP, before, len(ids))
+        if why is not None:
+            why.name_excluded(self, case, ids)
         return ids
 
-    def choose(self, case: CaseDemand) -> Decision | None:
-        ids = self.candidates(case)
+    def choose(self, case: CaseDemand, why: Why | None = None) -> Decision | None:
+        """The best eligible agent for ``case`` (as ``choose_agent``). With
+        ``why``, also note the reasoning (see ``routing.core.explain``)."""
+        ids = self.candidates(case, why)
         if not ids:
             return None
         if case.preferred_agent_id in ids:
+            if why is not None:
+                why.decided_by = "continuity"
+                why.rank(self, case, ids, None, case.preferred_agent_id)
             return Decision(case_id=case.case_id, agent_id=case.preferred_agent_id, score=(), continuity=True)
         # The selection rule's value first (one look per candidate), then the
         # full score only among those tied on it.
@@ -238,9 +228,11 @@ class AgentPool:
             values = self._free[case.channel_kind]
             best = max(map(values.__getitem__, ids))
         tied = [a for a in ids if values[a] == best]
+        decided_by = "selection"
         if len(tied) > 1 and case.required_skills:
             # Then the highest proficiency summed over the required skills
             # (every candidate has them all).
+            decided_by = "proficiency"
             levels = [self._by_skill[skill] for skill in case.required_skills]
             if len(levels) == 1:
                 sums = list(map(levels[0].__getitem__, tied))
@@ -250,24 +242,38 @@ class AgentPool:
             tied = [a for a, total in zip(tied, sums, strict=True) if total == top]
         if len(tied) > 1:
             # Then idle longest, then the lowest id.
+            decided_by = "idle"
             idle = self._idle
             first = min(map(idle.__getitem__, tied))
             tied = [a for a in tied if idle[a] == first]
+            if len(tied) > 1:
+                decided_by = "id"
         agent = self.states[min(tied)]
-        return Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
+        decision = Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
+        if why is not None:
+            why.decided_by = decided_by
+            why.rank(self, case, ids, values, agent.agent_id)
+        return decision
 
     def has_room(self) -> bool:
         """Anyone with a free unit on an enabled channel kind."""
         return any(self._room.values())
 
 
-def plan(cases: Sequence[CaseDemand], agents: Iterable[AgentState] | AgentPool) -> list[Decision]:
+def plan(
+    cases: Sequence[CaseDemand], agents: Iterable[AgentState] | AgentPool, *, notes: dict[int, Why] | None = None
+) -> list[Decision]:
     """Decide a batch: cases in rank order, each to the best eligible agent
-    given the work already handed out in this batch."""
+    given the work already handed out in this batch. With ``notes``, each
+    case's reasoning is noted there by case id (also for cases nobody may
+    take)."""
     pool = agents if isinstance(agents, AgentPool) else AgentPool(agents)
     decisions = []
     for case in rank_cases(cases):
-        decision = pool.choose(case)
+        why = None if notes is None else Why()
+        decision = pool.choose(case, why)
+        if why is not None:
+            notes[case.case_id] = why
         if decision is not None:
             pool.take(decision, case)
             decisions.append(decision)

@@ -383,14 +383,53 @@
       const where = el("select", { "aria-label": `Queue for case ${c.id}` }, ...queues.filter((x) => x.id !== queueId).map((x) => el("option", { value: x.id }, x.name)));
       const assign = el("button", { type: "button", onclick: () => act(`/api/v1/cases/${c.id}/assign/`, { agent: Number(who.value), force: force.checked }, `Case ${c.id} ${c.assignee_id ? "reassigned" : "assigned"}`).then(refreshDrill) }, c.assignee_id ? "Reassign" : "Assign");
       const transfer = el("button", { type: "button", onclick: () => act(`/api/v1/cases/${c.id}/transfer/`, { queue: Number(where.value) }, `Case ${c.id} transferred`).then(refreshDrill) }, "Transfer");
+      const holder = c.assignee || c.offered_to;
+      const why = el("button", { type: "button", class: "why", onclick: () => showWhy(c, holder) }, holder ? `Why ${holder}?` : "Why waiting?");
       return el("tr", { "data-case-id": c.id },
         el("td", {}, `#${c.id}`), el("td", {}, c.status), el("td", {}, c.customer || "—"), el("td", {}, c.channel_kind),
-        el("td", { class: "num" }, c.priority), el("td", {}, c.assignee || "—"),
+        el("td", { class: "num" }, c.priority), el("td", {}, c.assignee || (c.offered_to ? `offered to ${c.offered_to}` : "—")),
         el("td", { "data-since": c.queued_at ? Date.parse(c.queued_at) / 1000 : "" }, c.queued_at ? since(Date.parse(c.queued_at) / 1000) : "—"),
-        el("td", { class: "actions" }, who, el("label", { class: "meta" }, force, " force"), assign, where, transfer));
+        el("td", { class: "actions" }, why, who, el("label", { class: "meta" }, force, " force"), assign, where, transfer));
     });
     body.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: 8 }, "No open cases in this queue."))]));
   }
+
+  // --- Why did this case go to this agent (or to nobody yet)? -------------------
+
+  async function showWhy(c, holder) {
+    const panel = $("why");
+    $("why-title").textContent = holder ? `Why ${holder}? Case #${c.id}` : `Why is case #${c.id} waiting?`;
+    const body = $("why-body");
+    body.setAttribute("aria-busy", "true");
+    panel.hidden = false;
+    let told;
+    try { told = await api(`/api/v1/cases/${c.id}/explanation/`); } catch (err) { toast(err.message); body.removeAttribute("aria-busy"); return; }
+    const blocks = [];
+    if (told.waiting) blocks.push(whyBlock("Now", told.waiting));
+    for (const offer of told.offers) {
+      const when = new Date(offer.created_at).toLocaleTimeString();
+      const head = `Offered to ${offer.agent_name} at ${when} (${offer.status}${offer.decline_reason ? `: ${offer.decline_reason}` : ""})`;
+      blocks.push(offer.explanation ? whyBlock(head, offer.explanation) : el("section", {}, el("h3", {}, head), el("p", { class: "meta" }, `No explanation kept (they are kept ${told.kept_days} days).`)));
+    }
+    if (!blocks.length) blocks.push(el("p", { class: "meta" }, "Nothing routed yet."));
+    body.replaceChildren(...blocks);
+    body.removeAttribute("aria-busy");
+  }
+
+  function whyBlock(head, data) {
+    const ranked = data.ranked.map((r, i) => el("tr", {},
+      el("td", {}, i === 0 ? `${r.name} (chosen)` : r.name), el("td", { class: "num" }, r.free), el("td", { class: "num" }, r.open),
+      el("td", { class: "num" }, r.proficiency), el("td", {}, r.idle_since ? since(r.idle_since) : "—")));
+    return el("section", { class: "why-block" },
+      el("h3", {}, head),
+      el("ul", {}, ...data.summary.map((line) => el("li", {}, line))),
+      ranked.length ? el("table", { class: "grid" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Candidate"), el("th", {}, "Free units"), el("th", {}, "Open cases"), el("th", {}, "Proficiency"), el("th", {}, "Idle for"))),
+        el("tbody", {}, ...ranked)) : null);
+  }
+
+  const whyClose = $("why-close");
+  if (whyClose) whyClose.addEventListener("click", () => { $("why").hidden = true; });
 
   const close = $("drill-close");
   if (close) close.addEventListener("click", () => { state.drillQueue = null; $("drill").hidden = true; });
