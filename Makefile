@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+FAKE_PROVIDERS_PORT ?= 8025
 PYTEST_ARGS ?=
 
 .PHONY: run test lint format bench bench-latency install install-dev migrate demo-message clean
@@ -31,8 +32,8 @@ migrate: install
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --host $(HOST) --port $(PORT)
-	exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
+	$(BIN)/python manage.py seed_demo --host $(HOST) --port $(PORT) --fake-providers-port $(FAKE_PROVIDERS_PORT)
+	SWITCHBOARD_FAKE_PROVIDERS_PORT=$(FAKE_PROVIDERS_PORT) exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
 
 demo-message: install
 	$(BIN)/python manage.py send_demo_message --url http://$(HOST):$(PORT)

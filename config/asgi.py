@@ -21,6 +21,7 @@ from django.urls import re_path  # noqa: E402
 
 from config import background  # noqa: E402
 from config.ticker import run_ticker  # noqa: E402
+from connectors import fakes  # noqa: E402
 from dashboards.websockets import public_websocket_urlpatterns, staff_websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ async def _lifespan(receive, send) -> None:
             background.set_home_loop(asyncio.get_running_loop())
             if settings.SWITCHBOARD["EMBEDDED_TICKER"]:
                 ticker = asyncio.create_task(run_ticker(settings.SWITCHBOARD["TICK_SECONDS"]))
+            if settings.SWITCHBOARD["FAKE_PROVIDERS_PORT"]:
+                fakes.serve(port=settings.SWITCHBOARD["FAKE_PROVIDERS_PORT"])
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if ticker is not None:

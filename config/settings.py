@@ -268,6 +268,9 @@ SWITCHBOARD = {
     # Every offer keeps why it went to its agent (routing.core.explain), for
     # this many days; 0 keeps none.
     "EXPLANATION_DAYS": env_int("SWITCHBOARD_EXPLANATION_DAYS", 30),
+    # Set (make run sets it): the providers' APIs played on this loopback port
+    # by connectors.fakes, for demo channels with no account at the provider.
+    "FAKE_PROVIDERS_PORT": env_int("SWITCHBOARD_FAKE_PROVIDERS_PORT", 0),
     "EMBEDDED_TICKER": env_bool("SWITCHBOARD_EMBEDDED_TICKER", BACKGROUND_MODE == "thread"),
     # An agent is reminded of a promise (follow-up) this long before it is due.
     "PROMISE_REMINDER_MINUTES": env_int("SWITCHBOARD_PROMISE_REMINDER_MINUTES", 15),

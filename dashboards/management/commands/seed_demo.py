@@ -65,9 +65,16 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", default="8000")
         parser.add_argument("--quiet", action="store_true", help="load without printing the welcome text")
+        parser.add_argument(
+            "--fake-providers-port",
+            type=int,
+            default=0,
+            help="add SMS (Twilio) and Telegram demo channels whose replies go to the fake providers on this "
+            "loopback port (connectors.fakes; make run starts them)",
+        )
 
     @transaction.atomic
-    def handle(self, *args, host, port, quiet, **options):
+    def handle(self, *args, host, port, quiet, fake_providers_port=0, **options):
         groups = {role.value: Group.objects.get_or_create(name=role.value)[0] for role in Role}
         skills = {}
         for name, label, kind, code in SKILLS:
@@ -149,8 +156,40 @@ class Command(BaseCommand):
                 "default_queue": general,
             },
         )
+        if fake_providers_port:
+            self._fake_provider_channels(host=host, port=port, fake_port=fake_providers_port, queue=general)
         if not quiet:
             self._welcome(host=host, port=port, channel=channel, admin=admin)
+            if fake_providers_port:
+                self.stdout.write(
+                    f"  SMS (Twilio) and Telegram demo channels answer through fake providers on "
+                    f"http://127.0.0.1:{fake_providers_port} (what they were sent: /requests).\n"
+                )
+
+    def _fake_provider_channels(self, *, host: str, port: str, fake_port: int, queue: Queue) -> None:
+        """Demo channels whose provider APIs are played on loopback: replies
+        go out in the provider's real format, statuses come back signed."""
+        api_base = f"http://127.0.0.1:{fake_port}"
+        for key, name, kind, provider, config in (
+            (
+                "demo-sms",
+                "Demo SMS (Twilio, fake)",
+                ChannelKind.SMS,
+                "twilio",
+                {
+                    "account_sid": "AC" + "d" * 32,
+                    "from": "+15005550006",
+                    "webhook_url": f"http://{host}:{port}/hooks/demo-sms/",
+                },
+            ),
+            ("demo-telegram", "Demo Telegram (fake)", ChannelKind.TELEGRAM, "telegram", {"bot_token": "1:demo"}),
+        ):
+            channel, created = Channel.objects.get_or_create(
+                key=key,
+                defaults={"name": name, "kind": kind, "provider": provider, "default_queue": queue, "config": {}},
+            )
+            channel.config = {**(channel.config or {}), **config, "api_base": api_base}
+            channel.save(update_fields=["config"])
 
     def _user(self, username: str, full_name: str, group: Group, *, superuser: bool = False) -> User:
         first, _, last = full_name.partition(" ")
