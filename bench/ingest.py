@@ -1,17 +1,19 @@
 """ingest: webhooks accepted per second and turned into cases per second.
 
-Production mode on PostgreSQL and Redis: uvicorn serves the webhook (one
+Production mode on PostgreSQL and Redis: uvicorn serves the webhooks (one
 process), a Celery worker normalizes each stored event into a case. Closed
 loop: ``--clients`` threads each POST over a kept-alive connection as fast as
-answers come back, ``--requests`` deliveries in all. One delivery in ten
-(``--duplicates``) is a redelivery of a message sent earlier, as providers do
-on a timeout.
+answers come back, ``--requests`` deliveries in all, round-robin over a mix
+of providers in their real shapes and signatures (``--providers``; default:
+the generic JSON hook, Twilio SMS, Meta WhatsApp and Telegram, see
+``bench.providers``). One delivery in ten (``--duplicates``) is a
+redelivery of a message sent earlier, as providers do on a timeout.
 
 The reference is a no-op Django view on the same server (``POST
 /bench/noop/``, see ``bench.ingest_site``), measured in the same run right
 before and after the webhooks (their mean), with the same clients and bodies.
 ``ratio`` is accepted webhooks per second over no-op answers per second
-(target ≥ 0.5).
+(target ≥ 0.5). Each provider's own rate and answer times are printed too.
 
 The Celery worker starts once the webhooks are sent (``--worker-during`` to
 run it meanwhile): on a production deployment workers run on machines of
@@ -23,23 +25,22 @@ has drained. The run fails if any message is stored twice or lost.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import json
 import random
 import threading
 import time
 from collections import Counter
 
+from bench.providers import PROVIDERS, Mix, seed_channels
 from bench.results import Figure, PartResult, percentile
 from bench.stack import BIN, Processes, Stack, StackError, free_port, wait_for_http
 from bench.web import Poster
 
-TITLE = "webhooks accepted and turned into cases per second (10% duplicates) vs a no-op view on the same server"
+TITLE = (
+    "webhooks of four providers accepted and turned into cases per second (10% duplicates) "
+    "vs a no-op view on the same server"
+)
 
 HOST = "127.0.0.1"
-CHANNEL_KEY = "bench-ingest"
-SIGNATURE_HEADER = "X-Switchboard-Signature"
 WORKER_QUEUES = "ingest,routing,outbound,celery"
 DATABASE = "switchboard_bench_ingest"
 REDIS_DB = 6
@@ -61,21 +62,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the Celery worker during the webhooks too (default: it starts after them, as workers on "
         "other machines would not take the web server's CPU)",
     )
+    parser.add_argument(
+        "--providers",
+        default=",".join(PROVIDERS),
+        help=f"comma-separated providers to mix, round-robin (default {','.join(PROVIDERS)})",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for every case (300)")
 
 
 # --- Inside Django (run through bench.in_django) ---------------------------------------
 
 
-def seed() -> dict:
-    from connectors.models import Channel
-    from routing.models import Queue
-
-    queue = Queue.objects.create(name="Bench ingest")
-    channel = Channel.objects.create(
-        key=CHANNEL_KEY, name="Bench ingest", kind="api", provider="generic_json", default_queue=queue
-    )
-    return {"secret": channel.secret}
+def seed(providers: list[str]) -> dict:
+    return seed_channels(queue_name="Bench ingest", providers=providers)
 
 
 def counts() -> dict:
@@ -103,39 +102,28 @@ def counts() -> dict:
 # --- In the bench process -------------------------------------------------------------
 
 
-def _body(token: str) -> bytes:
-    return json.dumps(
-        {
-            "id": token,
-            "from": {"kind": "email", "address": f"{token}@bench.example.com", "name": f"Customer {token}"},
-            "text": f"{token} Hello, my order has not arrived and I would like to know where it is.",
-        }
-    ).encode()
-
-
-def _signed(secret: str, body: bytes) -> dict[str, str]:
-    return {SIGNATURE_HEADER: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
-
-
 class _Load:
-    """Closed-loop POSTs from ``clients`` threads for ``seconds``."""
+    """Closed-loop POSTs from ``clients`` threads: the deliveries of ``mix``
+    (or of the no-op view, with ``path``), with ``duplicates`` of them
+    redeliveries of one sent before."""
 
-    def __init__(self, poster: Poster, path: str, secret: str, duplicates: float, prefix: str) -> None:
-        self.poster, self.path, self.secret, self.duplicates, self.prefix = poster, path, secret, duplicates, prefix
+    def __init__(self, poster: Poster, mix: Mix, duplicates: float, *, path: str | None = None) -> None:
+        self.poster, self.mix, self.duplicates, self.path = poster, mix, duplicates, path
         self.lock = threading.Lock()
-        self.sent: list[str] = []  # unique tokens sent (first deliveries)
+        self.sent: list[int] = []  # delivery numbers sent (first deliveries)
         self.statuses: Counter = Counter()
-        self.answer_ms: list[float] = []
+        self.by_provider: dict[str, Counter] = {}
+        self.answer_ms: dict[str, list[float]] = {}
         self.counter = 0
 
-    def _next(self, rng: random.Random) -> str:
+    def _next(self, rng: random.Random) -> int:
         with self.lock:
             if self.sent and rng.random() < self.duplicates:
                 return rng.choice(self.sent)
+            n = self.counter
             self.counter += 1
-            token = f"{self.prefix}-{self.counter}"
-            self.sent.append(token)
-            return token
+            self.sent.append(n)
+            return n
 
     def run(self, clients: int, *, requests: int | None = None, seconds: float | None = None) -> float:
         stop_at = time.perf_counter() + seconds if seconds else float("inf")
@@ -152,12 +140,14 @@ class _Load:
         def client(n: int) -> None:
             rng = random.Random(n)
             while time.perf_counter() < stop_at and take():
-                token = self._next(rng)
-                body = _body(token)
-                answer = self.poster.post(self.path, body, _signed(self.secret, body))
+                delivery = self.mix.delivery(self._next(rng))
+                answer = self.poster.post(self.path or delivery.path, delivery.body, delivery.headers)
                 with self.lock:
                     self.statuses[answer.status] += 1
-                    self.answer_ms.append(1000 * (answer.answered_at - answer.sent_at))
+                    self.by_provider.setdefault(delivery.provider, Counter())[answer.status] += 1
+                    self.answer_ms.setdefault(delivery.provider, []).append(
+                        1000 * (answer.answered_at - answer.sent_at)
+                    )
 
         started = time.perf_counter()
         for n in range(clients):
@@ -168,18 +158,26 @@ class _Load:
             thread.join()
         return time.perf_counter() - started
 
+    def all_answer_ms(self) -> list[float]:
+        return [ms for values in self.answer_ms.values() for ms in values]
+
 
 def run(options: argparse.Namespace, stack: Stack) -> PartResult:
     if options.requests < 1 or options.noop_requests < 1 or options.clients < 1:
         raise StackError("--requests, --noop-requests and --clients must be positive")
     if not 0 <= options.duplicates < 1:
         raise StackError("--duplicates is a share between 0 and 1")
+    providers = [p.strip() for p in options.providers.split(",") if p.strip()]
+    try:
+        Mix(providers)
+    except ValueError as exc:
+        raise StackError(f"--providers: {exc}") from None
     # A database and Redis db of its own, so other parts running meanwhile
     # (they share switchboard_bench) neither drop its rows nor flush its tasks.
     stack.flush_redis(REDIS_DB)
     env = stack.production_env(database_url=stack.database_url(DATABASE), redis_url=stack.redis_url(REDIS_DB))
     stack.fresh_database(DATABASE, env=env)
-    seeded = stack.django("bench.ingest:seed", env=env)
+    stack.django("bench.ingest:seed", env=env, providers=providers)
     web_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.ingest_site"}
     port = free_port()
     with Processes(prefix="ingest", log_dir=stack.log_dir) as procs:
@@ -206,15 +204,16 @@ def run(options: argparse.Namespace, stack: Stack) -> PartResult:
         poster = Poster(HOST, port, threads=options.clients)
         try:
             # Warm both paths up (imports, connections), not counted.
-            _Load(poster, "/bench/noop/", seeded["secret"], 0, "warm-noop").run(min(4, options.clients), seconds=1.0)
-            warm = _Load(poster, f"/hooks/{CHANNEL_KEY}/", seeded["secret"], 0, "warm")
+            noop = "/bench/noop/"
+            _Load(poster, Mix(providers, run="warm-noop"), 0, path=noop).run(min(4, options.clients), seconds=1.0)
+            warm = _Load(poster, Mix(providers, run="warm"), 0)
             warm.run(min(4, options.clients), seconds=1.0)
 
-            noop_before = _Load(poster, "/bench/noop/", seeded["secret"], options.duplicates, "noop-a")
+            noop_before = _Load(poster, Mix(providers, run="noop-a"), options.duplicates, path=noop)
             noop_before_s = noop_before.run(options.clients, requests=options.noop_requests)
-            hooks = _Load(poster, f"/hooks/{CHANNEL_KEY}/", seeded["secret"], options.duplicates, "m")
+            hooks = _Load(poster, Mix(providers, run="m"), options.duplicates)
             hooks_s = hooks.run(options.clients, requests=options.requests)
-            noop_after = _Load(poster, "/bench/noop/", seeded["secret"], options.duplicates, "noop-b")
+            noop_after = _Load(poster, Mix(providers, run="noop-b"), options.duplicates, path=noop)
             noop_after_s = noop_after.run(options.clients, requests=options.noop_requests)
         finally:
             poster.close()
@@ -273,8 +272,8 @@ def run(options: argparse.Namespace, stack: Stack) -> PartResult:
             Figure("cases_per_s", cases_rate, "cases/s"),
             Figure("duplicates_stored", state["duplicate_event_keys"] + state["duplicate_messages"], "rows"),
             Figure("lost", lost, "messages"),
-            Figure("webhook_answer_p50_ms", percentile(hooks.answer_ms, 0.5), "ms"),
-            Figure("webhook_answer_p99_ms", percentile(hooks.answer_ms, 0.99), "ms"),
+            Figure("webhook_answer_p50_ms", percentile(hooks.all_answer_ms(), 0.5), "ms"),
+            Figure("webhook_answer_p99_ms", percentile(hooks.all_answer_ms(), 0.99), "ms"),
         ],
         facts={
             "webhooks_sent": sum(hooks.statuses.values()),
@@ -287,6 +286,7 @@ def run(options: argparse.Namespace, stack: Stack) -> PartResult:
             "worker_concurrency": options.worker_concurrency,
             "noop_before_per_s": sum(noop_before.statuses.values()) / noop_before_s,
             "noop_after_per_s": sum(noop_after.statuses.values()) / noop_after_s,
+            "providers": ",".join(providers),
         },
         failed=failed,
     )
@@ -295,6 +295,13 @@ def run(options: argparse.Namespace, stack: Stack) -> PartResult:
         f"answered 200) from {options.clients} clients over {hooks_s:.1f} s; uvicorn ×1 + Celery worker "
         f"×{options.worker_concurrency}; PostgreSQL + Redis; DEBUG=0"
     )
+    for provider in providers:
+        answered = hooks.by_provider.get(provider, Counter())
+        ms = hooks.answer_ms.get(provider, [])
+        result.notes.append(
+            f"{provider}: {sum(answered.values())} webhooks, answers {dict(answered)}, "
+            f"p50 {percentile(ms, 0.5) or 0:.1f} ms, p99 {percentile(ms, 0.99) or 0:.1f} ms"
+        )
     result.notes.append(
         f"ratio {accepted_rate / noop_rate:.2f} of the no-op view's {noop_rate:.0f}/s on the same server "
         "(target ≥ 0.5); cases/s from the first case created to the last; the worker "

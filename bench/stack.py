@@ -199,6 +199,9 @@ class Stack:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
+            # Plain HTTP on loopback: no redirect to HTTPS, cookies sent over HTTP.
+            SECURE_SSL_REDIRECT="0",
+            SECURE_COOKIES="0",
             SWITCHBOARD_VAR_DIR=str(VAR / "var"),
         )
         env.update(extra)
