@@ -9,6 +9,9 @@ those that matter to a clock cost more than one query for the whole batch.
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.utils import timezone
 
 from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
@@ -26,13 +29,25 @@ def _sync(case_ids) -> None:
         sync_case(case_id=case_id, now=now)
 
 
+# A new case's first message commits with the case: CaseCreated and then its
+# MessageAdded are dispatched one after the other by the same commit, in this
+# thread. The first sync already saw the message; the second is skipped.
+_just_synced = threading.local()
+
+
 def on_case_created(event: CaseCreated) -> None:
     _sync([event.case_id])
+    _just_synced.case = (event.case_id, time.monotonic())
 
 
 def on_message_added(event: MessageAdded) -> None:
-    if event.direction in ("in", "out"):
-        _sync([event.case_id])
+    if event.direction not in ("in", "out"):
+        return
+    synced = getattr(_just_synced, "case", None)
+    _just_synced.case = None
+    if synced is not None and synced[0] == event.case_id and time.monotonic() - synced[1] < 1.0:
+        return
+    _sync([event.case_id])
 
 
 def on_status_changes(batch: list[CaseStatusChanged]) -> None:
