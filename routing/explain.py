@@ -208,6 +208,10 @@ def summary(data: dict, names: dict[int, str]) -> list[str]:
         lines.append(f"Chosen: {name(agent)}, by {rule}; decided by {decided}.")
     else:
         lines.append("Nobody may take it now.")
+    ties = data.get("ties") or {}
+    if ties.get("rule", 0) > 1:
+        level = {"rule": "the queue's rule", "proficiency": "proficiency", "idle": "idle time"}
+        lines.append("Still level: " + ", ".join(f"{n} on {level[k]}" for k, n in ties.items() if k in level) + ".")
     if data.get("replanned"):
         lines.append("The first choice was busy or full when locked; the case went to the next best.")
     return lines

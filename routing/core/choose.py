@@ -214,7 +214,7 @@ class AgentPool:
         if case.preferred_agent_id in ids:
             if why is not None:
                 why.decided_by = "continuity"
-                why.rank(self, case, ids, None, case.preferred_agent_id)
+                why.rank(self, case, ids, (), case.preferred_agent_id)
             return Decision(case_id=case.case_id, agent_id=case.preferred_agent_id, score=(), continuity=True)
         # The selection rule's value first (one look per candidate), then the
         # full score only among those tied on it.
@@ -228,6 +228,7 @@ class AgentPool:
             values = self._free[case.channel_kind]
             best = max(map(values.__getitem__, ids))
         tied = [a for a in ids if values[a] == best]
+        stages = [("rule", tied)]  # who was still tied after each comparison (for ``why``)
         decided_by = "selection"
         if len(tied) > 1 and case.required_skills:
             # Then the highest proficiency summed over the required skills
@@ -240,19 +241,23 @@ class AgentPool:
                 sums = [sum(level[a] for level in levels) for a in tied]
             top = max(sums)
             tied = [a for a, total in zip(tied, sums, strict=True) if total == top]
+            stages.append(("proficiency", tied))
         if len(tied) > 1:
             # Then idle longest, then the lowest id.
             decided_by = "idle"
             idle = self._idle
             first = min(map(idle.__getitem__, tied))
             tied = [a for a in tied if idle[a] == first]
+            stages.append(("idle", tied))
             if len(tied) > 1:
                 decided_by = "id"
         agent = self.states[min(tied)]
         decision = Decision(case_id=case.case_id, agent_id=agent.agent_id, score=score(case, agent))
         if why is not None:
             why.decided_by = decided_by
-            why.rank(self, case, ids, values, agent.agent_id)
+            why.ties = {name: len(stage) for name, stage in stages}
+            closest = next((stage for _, stage in reversed(stages) if len(stage) > 1), ())
+            why.rank(self, case, ids, closest, agent.agent_id)
         return decision
 
     def has_room(self) -> bool:

@@ -12,13 +12,12 @@ a few counts per test; naming and ranking are bounded (``NAMED``,
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from routing.core.rules import exclusion_reason, proficiency, score
-from routing.core.state import CaseDemand, Selection
+from routing.core.state import CaseDemand
 
 if TYPE_CHECKING:  # pragma: no cover
     from routing.core.choose import AgentPool
@@ -32,7 +31,7 @@ EXACT = 8  # up to this many eligible agents, runners-up are ranked on the full 
 class Why:
     """The reasoning of one decision, filled in by ``AgentPool.choose``."""
 
-    __slots__ = ("considered", "decided_by", "eligible", "excluded", "ranked", "rule", "steps")
+    __slots__ = ("considered", "decided_by", "eligible", "excluded", "ranked", "rule", "steps", "ties")
 
     def __init__(self) -> None:
         self.considered = 0  # agents routable at the time (signed in, a status that routes)
@@ -42,6 +41,7 @@ class Why:
         self.decided_by = "none"  # continuity | selection | proficiency | idle | id | none
         self.rule = ""
         self.ranked: list[dict] = []  # the chosen agent first, then the runners-up
+        self.ties: dict[str, int] = {}  # agents still level after the rule, proficiency, idle time
 
     def step(self, test: str, before: int, after: int) -> None:
         if before != after:
@@ -68,22 +68,25 @@ class Why:
         pool: AgentPool,
         case: CaseDemand,
         eligible: Collection[int],
-        values: Mapping[int, float] | None,
+        closest: Collection[int],
         chosen: int,
     ) -> None:
-        """Keep the chosen agent and the best of the others, each with what
-        they were compared on."""
-        others = [a for a in eligible if a != chosen] if len(eligible) <= EXACT else None
-        if others is not None:
-            best = sorted(others, key=lambda a: score(case, pool.states[a]))[:RUNNERS_UP]
-        elif values is None:
-            best = []
+        """Keep the chosen agent and a few others with what they were
+        compared on. Among a few eligible agents, the best others on the
+        full score; among many, some of the closest competitors (those tied
+        with the chosen one through the most tie-breaks), taken as they
+        come: no pass over every eligible agent, so a decision stays a few
+        set operations."""
+        if len(eligible) <= EXACT:
+            others = sorted((a for a in eligible if a != chosen), key=lambda a: score(case, pool.states[a]))
         else:
-            sign = -1 if case.selection is Selection.MOST_AVAILABLE else 1
-            best = heapq.nsmallest(
-                RUNNERS_UP, (a for a in eligible if a != chosen), key=lambda a: (sign * values[a], a)
-            )
-        self.ranked = [_standing(pool, case, a) for a in (chosen, *best)]
+            others = []
+            for agent_id in closest:
+                if agent_id != chosen:
+                    others.append(agent_id)
+                    if len(others) == RUNNERS_UP:
+                        break
+        self.ranked = [_standing(pool, case, a) for a in (chosen, *others[:RUNNERS_UP])]
 
     def data(self) -> dict:
         """Plain JSON-ready data (no infinities, no tuples)."""
@@ -96,6 +99,7 @@ class Why:
             "rule": self.rule,
             "decided_by": self.decided_by,
             "ranked": self.ranked,
+            "ties": self.ties,
         }
 
 
