@@ -20,6 +20,16 @@ class MessageAdded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStatusChanged(Event):
+    """One of our replies was sent, delivered, read or failed (``error``)."""
+
+    case_id: int
+    message_id: int
+    status: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class CaseStatusChanged(Event):
     case_id: int
     status: str

@@ -171,6 +171,12 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
     async def message_added(self, event: dict) -> None:
         await self.send_json(event)
 
+    async def message_status(self, event: dict) -> None:
+        await self.send_json(event)
+
+    async def customer_typing(self, event: dict) -> None:
+        await self.send_json(event)
+
     async def agent_updated(self, event: dict) -> None:
         await self.send_json(event)
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from agents.events import AgentChanged
 from agents.models import Agent
-from cases.events import CaseCreated, CaseStatusChanged, EscalationRaised, MessageAdded
+from cases.events import CaseCreated, CaseStatusChanged, EscalationRaised, MessageAdded, MessageStatusChanged
 from cases.models import Case, Message
 from config import events
 from connectors.events import InboundEventFailed
@@ -62,6 +62,23 @@ def on_message_added(event: MessageAdded) -> None:
     group_send(
         agent_group(event.assignee_id),
         {"type": "message.added", "case_id": event.case_id, "message": selectors.message_payload(message)},
+    )
+
+
+def on_message_status_changed(event: MessageStatusChanged) -> None:
+    """A reply's delivery (sent, delivered, read, failed) to the case's agent."""
+    assignee_id = Case.objects.filter(pk=event.case_id).values_list("assignee_id", flat=True).first()
+    if assignee_id is None:
+        return
+    group_send(
+        agent_group(assignee_id),
+        {
+            "type": "message.status",
+            "case": event.case_id,
+            "message": event.message_id,
+            "status": event.status,
+            "error": event.error,
+        },
     )
 
 
@@ -165,4 +182,5 @@ def connect() -> None:
     events.subscribe(CaseAssigned, on_case_assigned)
     events.subscribe(CaseStatusChanged, on_case_status_changed)
     events.subscribe(MessageAdded, on_message_added)
+    events.subscribe(MessageStatusChanged, on_message_status_changed)
     events.subscribe(AgentChanged, on_agent_changed)

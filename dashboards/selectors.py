@@ -12,7 +12,7 @@ from cases.models import HELD_STATUSES, Case, Message
 from cases.selectors import reply_window_closes_at
 from routing import selectors as routing_selectors
 from routing import services as routing_services
-from routing.models import Offer
+from routing.models import Offer, Queue
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -147,6 +147,7 @@ def message_payload(message: Message) -> dict:
         "html": message.html,  # sanitized when stored
         "author": message.author_agent.display_name if message.author_agent_id else None,
         "delivery_status": message.delivery_status,
+        "delivery_error": message.delivery_error,
         "created_at": _iso(message.created_at),
         "attachments": message.attachments,
     }
@@ -210,4 +211,27 @@ def agent_snapshot(agent_id: int) -> dict:
         "offers": [offer_payload(o) for o in routing_selectors.pending_offers_for(agent)],
         "cases": [case_payload(c) for c in cases],
         "decline_reasons": routing_services.decline_reasons(),
+        "queues": [{"id": q.pk, "name": q.name} for q in Queue.objects.filter(is_active=True).order_by("name")],
+        "colleagues": [
+            {"id": pk, "name": name}
+            for pk, name in Agent.objects.filter(is_active=True)
+            .exclude(pk=agent_id)
+            .order_by("display_name")
+            .values_list("pk", "display_name")
+        ],
+        "promises": _open_promises([c.pk for c in cases]),
     }
+
+
+def _open_promises(case_ids: list[int]) -> dict[int, str]:
+    """The earliest open follow-up promise of each case: the case list sorts by it."""
+    from django.db.models import Min
+
+    from sla.models import Promise
+
+    rows = (
+        Promise.objects.filter(case_id__in=case_ids, status=Promise.Status.OPEN)
+        .values("case_id")
+        .annotate(due=Min("due_at"))
+    )
+    return {row["case_id"]: _iso(row["due"]) for row in rows}

@@ -121,7 +121,7 @@ def test_agent_accepts_an_offer_replies_and_resolves_the_case(page: Page, asgi_s
         case = Case.objects.get(pk=case_id)
         assert case.status == CaseStatus.RESOLVED
         assert case.assignee_id == agent.pk
-        sent = case.messages.get(direction=Message.Direction.OUTBOUND)
+        sent = case.messages.get(direction=Message.Direction.OUTBOUND, author_agent=agent)  # (and the survey)
         assert sent.text == reply
         assert sent.author_agent_id == agent.pk
         assert Offer.objects.get(case=case).status == Offer.Status.ACCEPTED
@@ -354,3 +354,89 @@ def test_a_whatsapp_case_past_its_24_hour_window_says_so_and_takes_no_free_text(
     expect(notice).to_contain_text("24-hour reply window closed")
     expect(page.get_by_label("Reply")).to_be_disabled()
     page.screenshot(path=screenshots / "agent-reply-window-closed.png")
+
+
+def _agent_page(browser, asgi_server, username: str) -> Page:
+    context = browser.new_context(base_url=asgi_server.url, viewport={"width": 1366, "height": 768})
+    agent_page = context.new_page()
+    open_workspace(agent_page, username)
+    return agent_page
+
+
+def test_declining_with_a_reason_re_offers_the_case_to_another_agent(page: Page, browser, asgi_server, db_thread):
+    from routing.models import DeclineReason
+
+    def world():
+        DeclineReason.objects.create(label="Needs another team", order=1)
+        channel, ana = web_channel_and_agent()
+        # Bob is not at work yet: the first offer can only go to Ana.
+        bob = factories.agent("bob", present=False)
+        return channel, ana.pk, bob.pk
+
+    channel, ana_id, bob_id = db_thread(world)
+    open_workspace(page, "ana")
+    post_webhook(asgi_server, channel, factories.payload(id="m-1", text="My parcel is lost"))
+    expect(page.locator("#offers .offer")).to_have_count(1)
+    bob_page = _agent_page(browser, asgi_server, "bob")
+    expect(bob_page.locator("#offers")).to_contain_text("No offers right now.")
+
+    offer = page.locator("#offers .offer")
+    offer.get_by_role("button", name="Decline").click()
+    offer.get_by_label("Decline reason").select_option("Needs another team")
+    offer.get_by_role("button", name="Confirm decline").click()
+    expect(page.locator("#offers")).to_contain_text("No offers right now.")
+
+    # Bob gets it, live, and can take it.
+    bob_offer = bob_page.locator("#offers .offer")
+    expect(bob_offer.locator(".preview")).to_have_text("My parcel is lost")
+    accept_first_offer(bob_page)
+    expect(bob_page.locator("#case .message.in .body")).to_have_text("My parcel is lost")
+    expect(page.locator("#offers .offer")).to_have_count(0)
+
+    def offers():
+        return list(Offer.objects.order_by("pk").values_list("agent_id", "status", "decline_reason"))
+
+    assert db_thread(offers) == [
+        (ana_id, Offer.Status.DECLINED, "Needs another team"),
+        (bob_id, Offer.Status.ACCEPTED, ""),
+    ]
+    bob_page.context.close()
+
+
+def test_an_agent_without_the_language_is_never_offered_the_case(page: Page, browser, asgi_server, db_thread):
+    def world():
+        factories.status("Lunch", [])
+        channel, ana = web_channel_and_agent()  # Ana: no Spanish
+        bob = factories.agent("bob", skills={"lang-es": 3})
+        return channel, ana.pk, bob.pk
+
+    channel, ana_id, bob_id = db_thread(world)
+    open_workspace(page, "ana")
+    bob_page = _agent_page(browser, asgi_server, "bob")
+
+    post_webhook(asgi_server, channel, factories.payload(id="m-es", text="Hola, ¿dónde está mi pedido?", language="es"))
+    expect(bob_page.locator("#offers .offer .preview")).to_have_text("Hola, ¿dónde está mi pedido?")
+    bob_page.once("dialog", lambda dialog: dialog.accept("Busy"))
+    bob_page.locator("#offers .offer").get_by_role("button", name="Decline").click()
+    expect(bob_page.locator("#offers")).to_contain_text("No offers right now.")
+
+    def spanish_case():
+        case = Case.objects.get()
+        return case.status, list(case.offers.values_list("agent_id", "status"))
+
+    # Declined by the only Spanish speaker, it waits in the queue: Ana, free, is not offered it.
+    assert db_thread(spanish_case) == (CaseStatus.QUEUED, [(bob_id, Offer.Status.DECLINED)])
+    # Ana is available all along: with Bob at lunch, an English case reaches her at once.
+    bob_page.get_by_label("Presence status").select_option(label="Lunch (no channels)")
+    expect(bob_page.locator("#status-takes")).to_have_text("Takes: nothing")
+    post_webhook(
+        asgi_server,
+        channel,
+        factories.payload(
+            id="m-en", text="Where is my order?", **{"from": {"kind": "email", "address": "li@example.com"}}
+        ),
+    )
+    expect(page.locator("#offers .offer .preview")).to_have_text("Where is my order?")
+    expect(page.locator("#offers .offer")).to_have_count(1)
+    assert db_thread(lambda: Offer.objects.filter(agent_id=ana_id, case__language="es").exists()) is False
+    bob_page.context.close()
