@@ -113,6 +113,11 @@ def test_customer_chats_agent_answers_with_a_template_resolves_and_sees_the_rati
     expect(answer.locator(".who")).to_have_text("Ana")
     agent_page.screenshot(path=screenshots / "agent-workspace-journey.png")
 
+    # The customer starts typing: the agent sees it, live.
+    page.get_by_label("Your message").press_sequentially("Gra")
+    expect(agent_page.locator("#customer-typing")).to_have_text("María is typing…")
+    page.get_by_label("Your message").fill("")
+
     # The agent resolves; the customer is asked for a rating and answers.
     case_id = int(agent_page.locator("#cases .case-item.open").get_attribute("data-case-id"))
     agent_page.locator("#case .case-tools").get_by_role("button", name="Resolve").click()

@@ -253,6 +253,7 @@
 
   function sendMessage(text) {
     var frame = { type: "message", id: newId(), text: text };
+    state.lastTyping = 0;
     state.pending.push(frame);
     addMessage({ direction: "in", text: text, clientId: frame.id }, true);
     send(frame);
@@ -278,6 +279,14 @@
   });
   compose.text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); }
+  });
+  // The agent sees the customer typing: at most one frame every 3 seconds
+  // (and at once when a new message is begun).
+  compose.text.addEventListener("input", function () {
+    var lastTyping = state.lastTyping || 0;
+    var now = Date.now();
+    if (!compose.text.value || now - lastTyping < 3000) return;
+    if (send({ type: "typing" })) state.lastTyping = now;
   });
   // Always a way to a person: a live chat when someone is online, else a message answered by email.
   $(".person").addEventListener("click", function () {
