@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Skill, Team
+from audit.actions import ACTIVATE, DEACTIVATE
 
 
 class AgentSkillInline(admin.TabularInline):
@@ -22,6 +23,7 @@ class AgentAdmin(admin.ModelAdmin):
     filter_horizontal = ["teams"]
     inlines = [AgentSkillInline, AgentCapacityInline]
     raw_id_fields = ["user"]
+    actions = [ACTIVATE, DEACTIVATE]
 
 
 @admin.register(Skill)

@@ -1,12 +1,28 @@
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from outhooks import addresses
 from outhooks.models import Delivery, Subscription
+
+
+class SubscriptionForm(forms.ModelForm):
+    class Meta:
+        model = Subscription
+        fields = ["url", "events", "secret", "active", "description"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        refusal = addresses.url_refusal(url)
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return url
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
+    form = SubscriptionForm
     list_display = ["url", "events", "active", "created_at", "history"]
     list_filter = ["active"]
 

@@ -12,6 +12,7 @@ from rest_framework.permissions import BasePermission
 
 from agents.models import Role
 from cases.selectors import role_of
+from outhooks import addresses
 from outhooks.listeners import EVENT_NAMES
 from outhooks.models import Delivery, Subscription
 
@@ -39,6 +40,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     def validate_url(self, value: str) -> str:
         if not value.lower().startswith(("http://", "https://")):
             raise serializers.ValidationError("an http:// or https:// URL")
+        refusal = addresses.url_refusal(value)
+        if refusal:
+            raise serializers.ValidationError(refusal)
         return value
 
     def validate_events(self, value: list[str]) -> list[str]:

@@ -9,7 +9,9 @@ else (or no answer) schedules the next attempt with exponential backoff, and
 after ``MAX_ATTEMPTS`` the delivery is given up as failed (kept, visible).
 
 The body is JSON; ``X-Switchboard-Signature: sha256=<hex>`` is the
-HMAC-SHA256 of the exact body bytes keyed with the subscription's secret."""
+HMAC-SHA256 of the exact body bytes keyed with the subscription's secret.
+Only public addresses are delivered to (``outhooks.addresses``): a URL
+whose host resolves to a private address by then fails that attempt."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from config import background
+from outhooks import addresses
 from outhooks.models import Delivery, Subscription
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ def _send(delivery: Delivery) -> tuple[int | None, str, str]:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (scheme checked above)
+        with addresses.opener().open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(EXCERPT_CHARS).decode(errors="replace"), ""
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(EXCERPT_CHARS).decode(errors="replace"), f"HTTP {exc.code}"

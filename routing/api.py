@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from agents.models import Agent
@@ -35,8 +36,17 @@ class DeclineSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
 
 
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+
+
 class OfferViewSet(viewsets.ReadOnlyModelViewSet):
+    """My offers, newest first, a cursor page at a time; ``?status=pending``."""
+
     serializer_class = OfferSerializer
+    pagination_class = NewestFirst
+    queryset = Offer.objects.none()  # the API schema's model; get_queryset says what one sees
 
     def _agent(self) -> Agent:
         agent = Agent.objects.filter(user=self.request.user).first()
@@ -53,7 +63,7 @@ class OfferViewSet(viewsets.ReadOnlyModelViewSet):
         return qs.filter(status=status) if status else qs
 
     @extend_schema(request=None, responses=serializers.ListSerializer(child=serializers.CharField()))
-    @action(detail=False, methods=["get"], url_path="decline-reasons")
+    @action(detail=False, methods=["get"], url_path="decline-reasons", pagination_class=None)
     def decline_reasons(self, request):
         """The reasons an agent may give when declining (empty: any text)."""
         return Response(services.decline_reasons())

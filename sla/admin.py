@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
@@ -50,8 +51,25 @@ class PolicyRevisionInline(admin.TabularInline):
         return False
 
 
+class SlaPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SlaPolicy
+        fields = "__all__"  # noqa: DJ007 (the admin shows every field)
+
+    def clean(self):
+        data = super().clean()
+        targets = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+        if all(data.get(t) == 0 for t in targets):
+            raise forms.ValidationError(
+                "every target is 0 minutes, so this policy measures nothing: set at least one target "
+                "(0 turns a single target off)"
+            )
+        return data
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
     list_display = [
         "name",
         "order",

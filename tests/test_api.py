@@ -364,9 +364,9 @@ def test_my_pending_offers_are_listed(world, offer):
     response = _client(world.ana.user).get("/api/v1/offers/?status=pending")
 
     assert response.status_code == 200
-    rows = response.json()
+    rows = response.json()["results"]  # a cursor page
     assert [(r["id"], r["case_id"], r["status"]) for r in rows] == [(offer.pk, offer.case_id, "pending")]
-    assert _client(world.ben.user).get("/api/v1/offers/").json() == []
+    assert _client(world.ben.user).get("/api/v1/offers/").json()["results"] == []
 
 
 def test_accepting_an_offer_assigns_the_case_and_a_second_accept_is_a_conflict(world, offer):

@@ -25,13 +25,15 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from agents.models import Role, Team
+from agents.models import PresenceStatus, Role, Skill, Team
 from audit.models import ConfigChange
 from cases.models import CaseStatus
 from outhooks.models import Subscription
-from routing.models import Offer
+from replies.models import Template
+from routing.models import DeclineReason, Offer, RoutingRule
 from sla import services as sla_services
 from sla.models import BusinessCalendar, Clock, Promise, SlaPolicy
+from surveys.models import Survey
 from tests import factories
 from tests.api.endpoints import api_endpoints
 
@@ -47,13 +49,18 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/cases/{pk}/": "401 ok/404 ok/404 ok/ok",
     "GET /api/v1/cases/{pk}/position/": "401 ok/404 ok/404 ok/ok",
     "POST /api/v1/cases/{pk}/reply/": "401 ok/404 403/404 403/403",
+    "POST /api/v1/cases/{pk}/note/": "401 ok/404 403/404 403/403",
+    # Why a case went where it did: supervisors and admins.
+    "GET /api/v1/cases/{pk}/explanation/": "401 403/403 ok/404 ok/ok",
     "POST /api/v1/cases/{pk}/template/": "401 ok/404 403/404 403/403",
     "POST /api/v1/cases/{pk}/resolve/": "401 ok/404 403/404 403/403",
     "POST /api/v1/cases/{pk}/waiting/": "401 ok/404 403/404 403/403",
     "POST /api/v1/cases/{pk}/typing/": "401 ok/404 403/404 403/403",
     "POST /api/v1/cases/{pk}/end-wrap-up/": "401 ok/404 403/404 403/403",
     "POST /api/v1/cases/{pk}/assign/": "401 403/403 ok/404 ok/ok",
-    "POST /api/v1/cases/{pk}/transfer/": "401 403/403 ok/404 ok/ok",
+    # An agent transfers a case they hold (the matrix's A case is only offered
+    # to them: 403); another team's case is not found.
+    "POST /api/v1/cases/{pk}/transfer/": "401 403/404 ok/404 ok/ok",
     # Offers are an agent's own.
     "GET /api/v1/offers/": "401 ok ok ok",
     "GET /api/v1/offers/decline-reasons/": "401 ok ok ok",
@@ -115,9 +122,72 @@ MATRIX: dict[str, str] = {
     "PATCH /api/v1/webhook-subscriptions/{pk}/": "401 403 403 ok/ok",
     "DELETE /api/v1/webhook-subscriptions/{pk}/": "401 403 403 ok/ok",
     "GET /api/v1/webhook-subscriptions/{pk}/deliveries/": "401 403 403 ok/ok",
+    # Configuration: everyone signed in reads skills, presence statuses,
+    # queues and decline reasons; supervisors and admins read routing rules
+    # and settings; only admins change any of it. Agents and teams are read
+    # by who they concern (oneself, one's teams; a supervisor's teams).
+    "GET /api/v1/agents/": "401 ok ok ok",
+    "POST /api/v1/agents/": "401 403 403 ok",
+    "GET /api/v1/agents/me/": "401 ok 403 403",
+    "POST /api/v1/agents/me/status/": "401 ok 403 403",
+    "GET /api/v1/agents/{pk}/": "401 ok/404 ok/404 ok/ok",
+    "PUT /api/v1/agents/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/agents/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/teams/": "401 ok ok ok",
+    "POST /api/v1/teams/": "401 403 403 ok",
+    "GET /api/v1/teams/{pk}/": "401 ok/404 ok/404 ok/ok",
+    "PUT /api/v1/teams/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/teams/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/teams/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/skills/": "401 ok ok ok",
+    "POST /api/v1/skills/": "401 403 403 ok",
+    "GET /api/v1/skills/{pk}/": "401 ok/ok ok/ok ok/ok",
+    "PUT /api/v1/skills/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/skills/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/skills/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/presence-statuses/": "401 ok ok ok",
+    "POST /api/v1/presence-statuses/": "401 403 403 ok",
+    "GET /api/v1/presence-statuses/{pk}/": "401 ok/ok ok/ok ok/ok",
+    "PUT /api/v1/presence-statuses/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/presence-statuses/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/presence-statuses/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/queues/": "401 ok ok ok",
+    "POST /api/v1/queues/": "401 403 403 ok",
+    "GET /api/v1/queues/{pk}/": "401 ok/ok ok/ok ok/ok",
+    "PUT /api/v1/queues/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/queues/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/queues/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/decline-reasons/": "401 ok ok ok",
+    "POST /api/v1/decline-reasons/": "401 403 403 ok",
+    "GET /api/v1/decline-reasons/{pk}/": "401 ok/ok ok/ok ok/ok",
+    "PUT /api/v1/decline-reasons/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/decline-reasons/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/decline-reasons/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/routing-rules/": "401 403 ok ok",
+    "POST /api/v1/routing-rules/": "401 403 403 ok",
+    "GET /api/v1/routing-rules/{pk}/": "401 403/403 ok/ok ok/ok",
+    "PUT /api/v1/routing-rules/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/routing-rules/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/routing-rules/{pk}/": "401 403/403 403/403 ok/ok",
+    "GET /api/v1/routing-settings/": "401 403 ok ok",
+    "PUT /api/v1/routing-settings/": "401 403 403 ok",
+    "PATCH /api/v1/routing-settings/": "401 403 403 ok",
     # The configuration audit: admins read it, nobody writes it.
     "GET /api/v1/config-changes/": "401 403 403 ok",
     "GET /api/v1/config-changes/{pk}/": "401 403 403 ok/ok",
+    # Reports: supervisors (their teams' figures) and admins.
+    "GET /api/v1/reports/": "401 403 ok ok",
+    # Response templates: everyone signed in reads and renders them, only admins change them.
+    "GET /api/v1/templates/": "401 ok ok ok",
+    "POST /api/v1/templates/": "401 403 403 ok",
+    "GET /api/v1/templates/{pk}/": "401 ok/ok ok/ok ok/ok",
+    "PUT /api/v1/templates/{pk}/": "401 403/403 403/403 ok/ok",
+    "PATCH /api/v1/templates/{pk}/": "401 403/403 403/403 ok/ok",
+    "DELETE /api/v1/templates/{pk}/": "401 403/403 403/403 ok/ok",
+    "POST /api/v1/templates/{pk}/render/": "401 ok/ok ok/ok ok/ok",
+    # Satisfaction surveys: agents their own cases', supervisors their teams'.
+    "GET /api/v1/surveys/": "401 ok ok ok",
+    "GET /api/v1/surveys/{pk}/": "401 ok/404 ok/404 ok/ok",
 }
 
 # The object a detail route is about, by the path's first segments.
@@ -135,12 +205,22 @@ OBJECT_OF = {
     "/api/v1/supervisor/agents/": "agent",
     "/api/v1/webhook-subscriptions/": "subscription",
     "/api/v1/config-changes/": "change",
+    "/api/v1/agents/": "agent",
+    "/api/v1/teams/": "team",
+    "/api/v1/skills/": "skill",
+    "/api/v1/presence-statuses/": "status",
+    "/api/v1/queues/": "queue",
+    "/api/v1/routing-rules/": "rule",
+    "/api/v1/decline-reasons/": "reason",
+    "/api/v1/templates/": "template",
+    "/api/v1/surveys/": "survey",
 }
 
 # Rows about another object than their path says: an agent works the cases
 # assigned to them (the matrix checks who may, not the service's rules).
 OBJECT_OF_ROW = {
     "POST /api/v1/cases/{pk}/reply/": "held",
+    "POST /api/v1/cases/{pk}/note/": "held",
     "POST /api/v1/cases/{pk}/resolve/": "held",
     "POST /api/v1/cases/{pk}/template/": "held",
     "POST /api/v1/cases/{pk}/waiting/": "held",
@@ -156,12 +236,16 @@ SCOPED_LISTS = {
     "/api/v1/customers/": ("customer", "", {"admin"}),
     "/api/v1/sla/clocks/": ("clock", "?case={case_b}", {"admin"}),
     "/api/v1/sla/promises/": ("promise", "", {"admin"}),
+    "/api/v1/agents/": ("agent", "", {"admin"}),
+    "/api/v1/teams/": ("team", "", {"admin"}),
+    "/api/v1/surveys/": ("survey", "", {"admin"}),
 }
 
 # Bodies that pass validation where validation comes before a permission
 # check, so the cell tests the permission, not the body.
 BODIES = {
     "POST /api/v1/cases/{pk}/reply/": {"text": "Hello"},
+    "POST /api/v1/cases/{pk}/note/": {"text": "Called back, no answer"},
     "POST /api/v1/cases/{pk}/template/": {"name": "order_update", "language": "en_US"},
 }
 
@@ -183,6 +267,14 @@ class Side:
     agent: object
     subscription: object
     change: object  # the audit record of the channel's creation
+    # Configuration (set after the rest).
+    team: object = None
+    skill: object = None
+    status: object = None
+    rule: object = None
+    reason: object = None
+    template: object = None
+    survey: object = None
 
 
 def _side(name: str, team: Team) -> Side:
@@ -224,9 +316,26 @@ def _side(name: str, team: Team) -> Side:
     held = factories.held_case(channel, agent, queue=queue)
     subscription = Subscription.objects.create(url=f"https://example.com/{name}", events=["case.created"])
     change = ConfigChange.objects.get(model="connectors.channel", object_id=str(channel.pk), action="created")
-    return Side(
+    side = Side(
         case, held, offer, case.customer, channel, calendar, policy, clock, promise, queue, agent, subscription, change
     )
+    side.team = team
+    side.skill = Skill.objects.create(name=f"skill-{name.lower()}")
+    side.status = PresenceStatus.objects.create(name=f"Status {name}", channel_kinds=["api"])
+    side.rule = RoutingRule.objects.create(name=f"Rule {name}", queue=queue, match_keywords=name.lower())
+    side.reason = DeclineReason.objects.create(label=f"Reason {name}")
+    side.template = Template.objects.create(name=f"Template {name}", shortcut=f"template-{name.lower()}", body="Hi.")
+    side.survey = Survey.objects.create(
+        case=held,
+        customer=held.customer,
+        agent=agent,
+        queue=queue,
+        channel_kind=held.channel_kind,
+        token=f"survey-{name}",
+        resolved_at=now,
+        sent_at=now,
+    )
+    return side
 
 
 @dataclass
