@@ -175,6 +175,14 @@ class Case(models.Model):
                 condition=Q(first_assigned_at__isnull=False),
                 name="case_queue_answers_idx",
             ),
+            # The catch-up scans: resolutions without their survey, open
+            # cases without SLA clocks (both look at a recent window).
+            models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="case_resolved_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["new", "queued", "offered", "assigned", "waiting"]),
+                name="case_open_created_idx",
+            ),
         ]
 
     def __str__(self) -> str:

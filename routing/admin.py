@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from audit.actions import ACTIVATE, DEACTIVATE
 from routing import explain
+from routing.config_checks import queue_warnings, rule_problems
 from routing.models import (
     DeclineReason,
     Explanation,
@@ -38,12 +41,27 @@ class QueueAdmin(admin.ModelAdmin):
         "agent_selection",
         "offer_timeout_seconds",
         "auto_accept",
+        "surveys_enabled",
         "is_active",
     ]
-    list_filter = ["team", "agent_selection", "auto_accept", "is_active"]
+    list_filter = ["team", "agent_selection", "auto_accept", "surveys_enabled", "is_active"]
     search_fields = ["name"]
     filter_horizontal = ["agents"]
     inlines = [QueueSkillInline, OverflowStepInline]
+    actions = [ACTIVATE, DEACTIVATE]
+
+    def after_bulk_change(self) -> None:
+        from routing.config_api import forget_kept_state
+
+        forget_kept_state()
+
+    def save_related(self, request, form, formsets, change):
+        """After the inlines: the router reads the queue anew, and the admin
+        is told when no agent can serve it (a warning: agents may come later)."""
+        super().save_related(request, form, formsets, change)
+        self.after_bulk_change()
+        for warning in queue_warnings(form.instance):
+            messages.warning(request, warning)
 
 
 class RoutingRuleSkillInline(admin.TabularInline):
@@ -52,8 +70,30 @@ class RoutingRuleSkillInline(admin.TabularInline):
     autocomplete_fields = ["skill"]
 
 
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = "__all__"  # noqa: DJ007 (the admin shows every field)
+
+    def clean(self):
+        data = super().clean()
+        problems = rule_problems(
+            match_channel_kinds=data.get("match_channel_kinds"),
+            match_channel=data.get("match_channel"),
+            match_customer_tier=data.get("match_customer_tier") or "",
+            order=data.get("order"),
+            is_active=bool(data.get("is_active")),
+            pk=self.instance.pk,
+        )
+        if problems:
+            raise forms.ValidationError(problems)
+        return data
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
+    form = RoutingRuleForm
+    actions = [ACTIVATE, DEACTIVATE]
     list_display = [
         "name",
         "order",

@@ -112,6 +112,7 @@ class QueueSerializer(serializers.ModelSerializer):
             "first_reply_minutes",
             "first_reply_action",
             "wrap_up_seconds",
+            "surveys_enabled",
             "calendar",
             "is_active",
             "surveys_enabled",

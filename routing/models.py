@@ -74,6 +74,9 @@ class Queue(models.Model):
         help_text="Opening hours: outside them no case of this queue is offered. Empty: always open.",
     )
     is_active = models.BooleanField(default=True)
+    surveys_enabled = models.BooleanField(
+        default=True, help_text="Send a satisfaction survey when a case of this queue is resolved."
+    )
 
     class Meta:
         ordering = ["priority", "name"]

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Message
 from cases.services import record
@@ -93,17 +93,23 @@ def choose_policy(case: Case) -> SlaPolicy | None:
     """The first active policy, in admin order, whose conditions all match."""
     tier = case.customer.tier if case.customer_id else None
     for policy in SlaPolicy.objects.filter(is_active=True).prefetch_related("match_queues"):
-        if policy.match_priorities and case.priority not in policy.match_priorities:
-            continue
-        if policy.match_customer_tiers and tier not in policy.match_customer_tiers:
-            continue
-        if policy.match_channel_kinds and case.channel_kind not in policy.match_channel_kinds:
-            continue
-        queue_ids = {q.pk for q in policy.match_queues.all()}
-        if queue_ids and case.queue_id not in queue_ids:
-            continue
-        return policy
+        if policy_matches(
+            policy, priority=case.priority, tier=tier, channel_kind=case.channel_kind, queue_id=case.queue_id
+        ):
+            return policy
     return None
+
+
+def policy_matches(policy: SlaPolicy, *, priority: int, tier, channel_kind: str, queue_id: int | None) -> bool:
+    """Whether all the policy's conditions match (its queues prefetched)."""
+    if policy.match_priorities and priority not in policy.match_priorities:
+        return False
+    if policy.match_customer_tiers and tier not in policy.match_customer_tiers:
+        return False
+    if policy.match_channel_kinds and channel_kind not in policy.match_channel_kinds:
+        return False
+    queue_ids = {q.pk for q in policy.match_queues.all()}
+    return not queue_ids or queue_id in queue_ids
 
 
 # --- Clock arithmetic -------------------------------------------------------------
@@ -333,3 +339,43 @@ def _refresh_due(case: Case) -> None:
         fields.append("route_rank")
     Case.objects.filter(pk=case.pk).update(**{f: getattr(case, f) for f in fields})
     publish_on_commit(SlaChanged(case_id=case.pk, sla_due_at=value.isoformat() if value else None))
+
+
+# --- Cases whose clocks never started -------------------------------------------------
+
+RECONCILE_LOOKBACK = timedelta(days=7)
+RECONCILE_GRACE = timedelta(minutes=1)
+RECONCILE_LIMIT = 200
+
+
+def start_missing_clocks(*, now: datetime, limit: int = RECONCILE_LIMIT) -> int:
+    """Open cases created within RECONCILE_LOOKBACK (and before
+    RECONCILE_GRACE ago: their CaseCreated comes first) with no clock at all
+    while a policy applies: a lost event. Each is synced (``sync_case``,
+    idempotent under the case's lock); a case no policy applies to is left
+    alone. At most ``limit`` cases synced a run; how many got clocks."""
+    policies = list(SlaPolicy.objects.filter(is_active=True).prefetch_related("match_queues"))
+    if not policies:
+        return 0
+    candidates = (
+        Case.objects.filter(
+            status__in=OPEN_STATUSES,
+            created_at__gte=now - RECONCILE_LOOKBACK,
+            created_at__lte=now - RECONCILE_GRACE,
+        )
+        .filter(~Exists(Clock.objects.filter(case=OuterRef("pk"))))
+        .order_by("created_at", "pk")
+        .values_list("pk", "priority", "customer__tier", "channel_kind", "queue_id")
+    )
+    due = [
+        row[0]
+        for row in candidates
+        if any(policy_matches(p, priority=row[1], tier=row[2], channel_kind=row[3], queue_id=row[4]) for p in policies)
+    ]
+    started = 0
+    for case_id in due[:limit]:
+        sync_case(case_id=case_id, now=now)
+        if Clock.objects.filter(case_id=case_id).exists():
+            log.info("started the SLA clocks of case %s that its event never started", case_id)
+            started += 1
+    return started

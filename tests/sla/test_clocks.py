@@ -226,8 +226,11 @@ def test_a_policy_change_applies_to_new_clocks_and_is_recorded(channel, policy):
 
 
 def test_a_customer_message_after_resolution_reopens_the_case_and_restarts_resolution(
-    deliver, channel, committing, policy
+    deliver, channel, committing, policy, settings
 ):
+    # No satisfaction survey: as our last outbound message it would make the
+    # customer's new message start a next-response clock too.
+    settings.SWITCHBOARD = settings.SWITCHBOARD | {"SURVEYS_ENABLED": False}
     case, agent = _held(deliver, channel, committing)
     with committing():
         case_services.resolve_case(case_id=case.pk, agent=agent, now=timezone.now())
