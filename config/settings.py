@@ -153,6 +153,10 @@ if REDIS_URL:
                 # websocket consumer after 5 s without a message (channels_redis#422).
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": os.environ.get("CHANNELS_PREFIX", "switchboard"),
+                # Messages a socket's channel holds before channels-redis drops
+                # more (default 100): a burst of offers and deltas fits; a page
+                # that still misses one sets itself right at its next heartbeat.
+                "capacity": env_int("SWITCHBOARD_CHANNEL_CAPACITY", 1000),
             },
         }
     }

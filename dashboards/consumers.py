@@ -102,8 +102,11 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         return Agent.objects.select_related("status").get(pk=self.agent_id)
 
     def _heartbeat(self, content: dict) -> dict:
+        """Presence, and the agent's pending offers: a page that missed a
+        push (a full channel-layer buffer drops it) sees the difference and
+        asks for a snapshot."""
         agent_services.touch_presence(agent_id=self.agent_id, now=timezone.now())
-        return {}
+        return {"pending_offers": selectors.pending_offer_ids(self.agent_id)}
 
     def _snapshot(self, content: dict) -> dict:
         return {"snapshot": selectors.agent_snapshot(self.agent_id)}

@@ -196,6 +196,11 @@ def agent_payload(agent: Agent, now: datetime | None = None) -> dict:
     }
 
 
+def pending_offer_ids(agent_id: int) -> list[int]:
+    """The agent's pending offers (one index lookup)."""
+    return sorted(Offer.objects.filter(agent_id=agent_id, status=Offer.Status.PENDING).values_list("pk", flat=True))
+
+
 def agent_snapshot(agent_id: int) -> dict:
     agent = Agent.objects.select_related("status").prefetch_related("capacities").get(pk=agent_id)
     cases = (

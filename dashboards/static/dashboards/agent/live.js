@@ -69,4 +69,11 @@ export function connect(onPush) {
   attach(new WebSocket(`${scheme}://${location.host}/ws/agent/`), onPush);
 }
 
-setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) send("heartbeat").catch(() => {}); }, HEARTBEAT_MS);
+// The heartbeat keeps the agent present; its answer lists the pending
+// offers, so a page that missed a push (dropped by a full channel-layer
+// buffer) notices within one beat.
+let onBeat = () => {};
+export function onHeartbeat(callback) { onBeat = callback; }
+setInterval(() => {
+  if (socket && socket.readyState === WebSocket.OPEN) send("heartbeat").then((ack) => onBeat(ack)).catch(() => {});
+}, HEARTBEAT_MS);

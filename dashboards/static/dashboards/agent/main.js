@@ -5,7 +5,7 @@ import { $, el } from "./dom.js";
 import { addMessage, customerTyping, openCase, renderCase, setDelivery } from "./casepane.js";
 import { keepCase, onOpen, renderCases } from "./cases.js";
 import { listenForKeys, toggleHelp } from "./keys.js";
-import { connect, setConnection } from "./live.js";
+import { connect, onHeartbeat, send, setConnection } from "./live.js";
 import { addOffer, onAccepted, renderOffers, secondsLeft } from "./offers.js";
 import { state } from "./state.js";
 import { renderAgent, slaText, watchStatusPicker } from "./status.js";
@@ -23,6 +23,15 @@ function applySnapshot(snap) {
   if (state.openCaseId && state.cases.has(state.openCaseId)) openCase(state.openCaseId);
   setConnection("live");
 }
+
+// A push the channel layer dropped: the heartbeat's list of pending offers
+// differs from the page's, and a snapshot sets it right.
+onHeartbeat((ack) => {
+  const pending = ack.pending_offers || [];
+  const shown = [...state.offers.keys()];
+  if (pending.length === shown.length && pending.every((id) => state.offers.has(id))) return;
+  send("snapshot").then((answer) => applySnapshot(answer.snapshot)).catch(() => {});
+});
 
 function caseUpdated(c) {
   const held = keepCase(c);
