@@ -56,5 +56,12 @@ bench: install-dev
 bench-%: install-dev
 	$(BIN)/python -m bench $*
 
+# The load test (README "Faults and load"): one minute at 20 webhooks/s on
+# PostgreSQL and Redis; LOAD_ARGS="--minutes 10" for the real run.
+LOAD_ARGS ?= --minutes 1
+.PHONY: load
+load: install-dev
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) var/bench

@@ -40,13 +40,19 @@ def channel_key(provider: str, prefix: str = "bench") -> str:
     return f"{prefix}-{provider.replace('_', '-')}"
 
 
-def seed_channels(*, queue_name: str = "Bench providers", prefix: str = "bench", providers=PROVIDERS) -> dict:
-    """One channel per provider in one queue (inside Django)."""
+KINDS = {"generic_json": "api", "twilio": "sms", "meta": "whatsapp", "telegram": "telegram"}  # channel kind of each
+
+
+def seed_channels(
+    *, queue_name: str = "Bench providers", prefix: str = "bench", providers=PROVIDERS, queue=None
+) -> dict:
+    """One channel per provider in one queue (inside Django): ``queue``, or
+    a new one named ``queue_name``."""
     from connectors.models import Channel
     from routing.models import Queue
 
-    queue = Queue.objects.create(name=queue_name)
-    kinds = {"generic_json": "api", "twilio": "sms", "meta": "whatsapp", "telegram": "telegram"}
+    queue = queue if queue is not None else Queue.objects.create(name=queue_name)
+    kinds = KINDS
     for provider in providers:
         key = channel_key(provider, prefix)
         config = {}
@@ -82,6 +88,10 @@ class Mix:
     def provider_of(self, n: int) -> str:
         return self.providers[n % len(self.providers)]
 
+    def token(self, n: int) -> str:
+        """The first word of delivery ``n``'s text: how a run finds its messages again."""
+        return f"{self.run}-{n}"
+
     def _number(self, token: str, digits: int = 7) -> int:
         """A number unique to this run and delivery (ids, phone numbers)."""
         return int(hashlib.sha256(token.encode()).hexdigest()[:12], 16) % 10**digits
@@ -93,7 +103,7 @@ class Mix:
     def delivery(self, n: int) -> Delivery:
         provider = self.provider_of(n)
         key = channel_key(provider, self.prefix)
-        token = f"{self.run}-{n}"
+        token = self.token(n)
         text = f"{token} Hello, my order has not arrived and I would like to know where it is."
         build = getattr(self, f"_{provider}")
         body, headers = build(key, n, token, text)

@@ -25,6 +25,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -67,7 +68,16 @@ class _Channels:
 channels = _Channels()
 
 
+def _fresh_connection() -> None:
+    """What Django does at the start of a request, for this pool thread's own
+    connection (request signals run on another thread): one broken by a
+    database restart, or too old, is replaced, not used again and again."""
+    if settings.BACKGROUND_MODE != "inline":  # inline: the request's thread and transaction (tests)
+        close_old_connections()
+
+
 def _receive(channel_key: str, body: bytes, headers: dict, remote_addr: str | None, url: str) -> JsonResponse:
+    _fresh_connection()
     channel = channels.get(channel_key)
     if channel is None:
         return _error(404, "unknown_channel", f"no active channel with key {channel_key!r}")
@@ -78,6 +88,7 @@ def _receive(channel_key: str, body: bytes, headers: dict, remote_addr: str | No
 
 
 def _handshake(channel_key: str, params: dict[str, str]) -> HttpResponse:
+    _fresh_connection()
     channel = channels.get(channel_key)
     if channel is None:
         return _error(404, "unknown_channel", f"no active channel with key {channel_key!r}")

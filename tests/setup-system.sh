@@ -30,3 +30,15 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
     echo "Dovecot is missing: install Debian's 'dovecot-imapd' package for the IMAP tests (they skip without it, fail under CI)." >&2
   fi
 fi
+# PostgreSQL's server binaries and redis-server for the fault tests
+# (tests/faults/): they start their own private, throwaway instances on
+# loopback ports and stop or kill only those, never the machine's services.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's postgresql and redis-server for the fault tests…"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+  else
+    echo "The fault tests (PostgreSQL leg only) need Debian's 'postgresql' and 'redis-server' packages (apt-get install postgresql redis-server); they fail without them." >&2
+  fi
+fi
