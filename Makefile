@@ -10,7 +10,7 @@ PORT ?= 8000
 FAKE_PROVIDERS_PORT ?= 8025
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench bench-latency install install-dev migrate demo-message clean
+.PHONY: run run-prod test lint format bench bench-latency install install-dev migrate demo-message clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --host $(HOST) --port $(PORT) --fake-providers-port $(FAKE_PROVIDERS_PORT)
 	SWITCHBOARD_FAKE_PROVIDERS_PORT=$(FAKE_PROVIDERS_PORT) exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
+
+# Production: every process of the Procfile at once (README "Running in
+# production"). Needs DATABASE_URL, REDIS_URL and SECRET_KEY in the environment.
+run-prod: install
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" -a -n "$$SECRET_KEY" || { echo "run-prod needs DATABASE_URL, REDIS_URL and SECRET_KEY"; exit 2; }
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py check --deploy
+	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/honcho start -f Procfile
 
 demo-message: install
 	$(BIN)/python manage.py send_demo_message --url http://$(HOST):$(PORT)

@@ -20,6 +20,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from config import background  # noqa: E402
+from config.bodylimit import BodyLimit  # noqa: E402
 from config.ticker import run_ticker  # noqa: E402
 from connectors import fakes  # noqa: E402
 from dashboards.websockets import public_websocket_urlpatterns, staff_websocket_urlpatterns  # noqa: E402
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimit(django_asgi_app),  # 413 before Django spools an oversized body
         "websocket": URLRouter(
             [
                 *public_websocket_urlpatterns,

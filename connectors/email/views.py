@@ -14,6 +14,9 @@ from cases.selectors import visible_cases
 from connectors.email.models import EmailAttachment
 
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# What the first bytes of each inline type are: a file that only claims to be
+# an image (HTML named .png) downloads like any other file.
+SIGNATURES = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8", "image/webp": b"RIFF"}
 
 
 @require_GET
@@ -29,7 +32,8 @@ def attachment(request, name: str):
         handle = found.file.open("rb")
     except FileNotFoundError as exc:
         raise Http404("the file is gone") from exc
-    inline = found.content_type in INLINE_TYPES
+    inline = found.content_type in INLINE_TYPES and handle.read(4).startswith(SIGNATURES[found.content_type][:4])
+    handle.seek(0)
     response = FileResponse(
         handle,
         as_attachment=not inline,

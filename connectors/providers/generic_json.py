@@ -14,6 +14,12 @@ the channel's secret>``. Body::
       "attachments": [{"name": "a.png", "content_type": "image/png", "size": 123, "url": "https://…"}]
     }
 
+A sender may also sign the time it sent: ``X-Switchboard-Timestamp: <unix
+seconds>`` with the signature over ``<timestamp>.<raw body>``; such a request
+older (or newer) than ``MAX_AGE_SECONDS`` is refused as a replay. Without the
+header the signature covers the body alone, and a replay is stored nowhere
+twice (its ``id``).
+
 or a delivery report for one of our replies::
 
     {"id": "evt-9", "type": "delivery_status", "message_id": "<the reply's id>", "status": "delivered"}
@@ -25,6 +31,7 @@ channel has one; without it the reply is kept in Switchboard (and the API) only.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,6 +54,8 @@ from connectors.providers.base import (
 from connectors.providers.base import header as _header
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
+TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
+MAX_AGE_SECONDS = 300
 DELIVERY_STATUSES = {"sent", "delivered", "read", "failed"}
 
 
@@ -76,8 +85,18 @@ class GenericJsonProvider:
         given = _header(headers, SIGNATURE_HEADER)
         if not given:
             raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
-        if not signatures_match(sign(channel.secret, body), given.strip()):
-            raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
+        stamp = _header(headers, TIMESTAMP_HEADER).strip()
+        signed = f"{stamp}.".encode() + body if stamp else body
+        if not signatures_match(sign(channel.secret, signed), given.strip()):
+            raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the {'timestamp and ' if stamp else ''}body")
+        fresh = (
+            stamp.isascii()
+            and stamp.isdigit()
+            and len(stamp) <= 12
+            and abs(time.time() - int(stamp)) <= MAX_AGE_SECONDS
+        )
+        if stamp and not fresh:
+            raise SignatureInvalid(f"{TIMESTAMP_HEADER} is not within {MAX_AGE_SECONDS} seconds of now: a replay?")
 
     def parse(self, body: bytes) -> dict[str, Any]:
         try:
