@@ -25,7 +25,7 @@ from agents.models import Agent, AgentSkill, PresenceStatus, Role, Skill, Team
 from cases.selectors import role_of
 from config.api import DomainError
 from config.events import publish_on_commit
-from connectors.kinds import CHANNEL_KINDS
+from connectors.kinds import CHANNEL_KINDS, ChannelKind
 
 
 class InUse(DomainError):
@@ -82,7 +82,7 @@ class SkillViewSet(viewsets.ModelViewSet):
 
 class PresenceStatusSerializer(serializers.ModelSerializer):
     channel_kinds = serializers.ListField(
-        child=serializers.ChoiceField(choices=CHANNEL_KINDS),
+        child=serializers.ChoiceField(choices=ChannelKind.choices),
         required=False,
         help_text="Channel kinds an agent in this status is offered work on; empty: not routable.",
     )

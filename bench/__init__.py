@@ -26,6 +26,9 @@ PARTS: dict[str, str] = {
     "email": "bench.email",
     "ingest": "bench.ingest",
     "latency": "bench.latency",
+    "pages": "bench.pages",
     "route": "bench.route",
+    "reports": "bench.reports",
+    "simulate": "bench.simulate",
     "sla": "bench.sla",
 }

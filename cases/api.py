@@ -94,7 +94,11 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(max_length=100_000)
 
 
-class TemplateSerializer(serializers.Serializer):
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=20_000)
+
+
+class WhatsAppTemplateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=512, help_text="The approved template's name, e.g. order_update.")
     language = serializers.CharField(max_length=16, help_text="Its language code, e.g. en_US.")
     parameters = serializers.ListField(
@@ -111,7 +115,15 @@ class AssignSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.Serializer):
-    queue = serializers.IntegerField(min_value=1, help_text="The queue's id.")
+    queue = serializers.IntegerField(min_value=1, required=False, help_text="The queue's id.")
+    agent = serializers.IntegerField(
+        min_value=1, required=False, help_text="Or an agent's id: they must be free to take it (status, skills, room)."
+    )
+
+    def validate(self, data):
+        if ("queue" in data) == ("agent" in data):
+            raise serializers.ValidationError("give either 'queue' or 'agent'")
+        return data
 
 
 class PositionSerializer(serializers.Serializer):
@@ -147,6 +159,7 @@ def _agent(request) -> Agent:
 
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = NewestFirst
+    queryset = Case.objects.none()  # the API schema's model (ids are numbers); get_queryset says what one sees
 
     def get_queryset(self):
         qs = selectors.visible_cases(self.request.user)
@@ -171,12 +184,12 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response(MessageSerializer(message).data, status=201)
 
-    @extend_schema(request=TemplateSerializer, responses=MessageSerializer)
+    @extend_schema(request=WhatsAppTemplateSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def template(self, request, pk=None):
         """Send an approved WhatsApp template, also outside the 24-hour window."""
         case = self.get_object()
-        body = TemplateSerializer(data=request.data)
+        body = WhatsAppTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = services.send_template(
             case_id=case.pk, agent=_agent(request), now=timezone.now(), **body.validated_data
@@ -189,6 +202,18 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         case = services.resolve_case(case_id=case.pk, agent=_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=NoteSerializer, responses=MessageSerializer)
+    @action(detail=True, methods=["post"])
+    def note(self, request, pk=None):
+        """An internal note on a case you hold: never sent to the customer."""
+        case = self.get_object()
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = services.add_note(
+            case_id=case.pk, agent=_agent(request), text=body.validated_data["text"], now=timezone.now()
+        )
+        return Response(MessageSerializer(message).data, status=201)
 
     @extend_schema(request=None, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
@@ -255,11 +280,21 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=TransferSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
-        """Supervisors: move the case to another queue, where it is routed again."""
-        _supervising(request)
+        """Supervisors, or the agent holding the case: move it to another
+        queue, where it is routed again, or to an agent free to take it."""
         case = self.get_object()
+        _may_transfer(request, case)
         body = TransferSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        if "agent" in body.validated_data:
+            agent_id = body.validated_data["agent"]
+            supervising = selectors.role_of(request.user) in (Role.SUPERVISOR, Role.ADMIN)
+            if supervising and not selectors.agent_visible_to(request.user, agent_id):
+                raise NotFound(f"no agent {agent_id}")
+            case = routing_services.assign_case(
+                case_id=case.pk, agent_id=agent_id, actor=request.user, now=timezone.now()
+            )
+            return Response(CaseSerializer(case).data)
         case = routing_services.transfer_to_queue(
             case_id=case.pk, queue_id=body.validated_data["queue"], actor=request.user, now=timezone.now()
         )

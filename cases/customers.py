@@ -190,10 +190,13 @@ class CustomerHistory:
     identities: list[Identity]
     cases: list[Case]  # newest first, each with its messages (prefetched)
     merges: list[CustomerMerge]
+    surveys: list  # answered satisfaction surveys, newest first (surveys.Survey)
 
 
 def customer_history(customer: Customer) -> CustomerHistory:
-    """The customer's whole history across channels, in three queries."""
+    """The customer's whole history across channels, in a query per part."""
+    from surveys.selectors import answered_surveys_of
+
     cases = list(
         Case.objects.filter(customer=customer)
         .select_related("channel", "queue", "assignee")
@@ -207,6 +210,7 @@ def customer_history(customer: Customer) -> CustomerHistory:
         identities=list(customer.identities.order_by("kind", "address")),
         cases=cases,
         merges=list(CustomerMerge.objects.filter(target=customer, undone_at__isnull=True).order_by("-created_at")),
+        surveys=answered_surveys_of(customer),
     )
 
 

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from cases import customers
@@ -70,11 +71,23 @@ class MergeSerializer(serializers.ModelSerializer):
         fields = ["id", "source", "target", "identity_ids", "case_ids", "created_at", "undone_at"]
 
 
+class HistorySurveySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = serializers.IntegerField(source="case_id")
+    channel_kind = serializers.CharField()
+    score = serializers.IntegerField()
+    comment = serializers.CharField()
+    agent = serializers.CharField(source="agent.display_name", default=None)
+    answered_via = serializers.CharField()
+    answered_at = serializers.DateTimeField()
+
+
 class HistorySerializer(serializers.Serializer):
     customer = CustomerSerializer()
     identities = IdentitySerializer(many=True)
     cases = HistoryCaseSerializer(many=True)
     merges = MergeSerializer(many=True)
+    surveys = HistorySurveySerializer(many=True, help_text="Satisfaction answers, newest first.")
 
 
 class LinkIdentitySerializer(serializers.Serializer):
@@ -90,12 +103,22 @@ class UndoMergeSerializer(serializers.Serializer):
     merge = serializers.IntegerField(min_value=1, help_text="The merge to undo (its id).")
 
 
+class NewestFirst(CursorPagination):
+    ordering = "-pk"
+    page_size = 50
+
+
 class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customers one may see, newest first, a cursor page at a time; ``?tier=vip``."""
+
     serializer_class = CustomerSerializer
     queryset = Customer.objects.none()  # for the schema; get_queryset() says who sees what
+    pagination_class = NewestFirst
 
     def get_queryset(self):
-        return customers.visible_customers(self.request.user).prefetch_related("identities").order_by("-pk")
+        qs = customers.visible_customers(self.request.user).prefetch_related("identities").order_by("-pk")
+        tier = self.request.query_params.get("tier")
+        return qs.filter(tier=tier) if tier else qs
 
     def _visible(self, customer_id: int) -> Customer:
         customer = self.get_queryset().filter(pk=customer_id).first()

@@ -24,6 +24,7 @@ from cases.selectors import is_reply_window_open, reply_window_closes_at
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
+from config.logs import bind_case
 from connectors.normalized import NormalizedMessage
 
 
@@ -117,9 +118,16 @@ def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) ->
         language=normalized.language,
     )
     thread_key = normalized.thread_key or _sender_thread_key(identity)
-    case, created, reopened = _case_for_thread(
-        channel=channel, customer=customer, thread_key=thread_key, normalized=normalized, now=now
-    )
+    from surveys.replies import answer_from_reply
+
+    # A reply that is just a score answers the survey of a resolved case: it joins that case, not re-opening it.
+    surveyed = answer_from_reply(channel=channel, thread_key=thread_key, text=normalized.text, now=now)
+    if surveyed is not None:
+        case, created, reopened = surveyed, False, False
+    else:
+        case, created, reopened = _case_for_thread(
+            channel=channel, customer=customer, thread_key=thread_key, normalized=normalized, now=now
+        )
     message = Message.objects.create(
         case=case,
         direction=Message.Direction.INBOUND,
@@ -137,6 +145,7 @@ def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) ->
         sent_at=normalized.sent_at,
         created_at=now,
     )
+    bind_case(case.pk)  # the rest of this task's log lines name the case
     case.last_customer_message_at = now
     case.save(update_fields=["last_customer_message_at", "updated_at"])
     record(case=case, kind=CaseEvent.Kind.MESSAGE_RECEIVED, now=now, message_id=message.pk)
@@ -288,6 +297,33 @@ def send_template(
     text = f"Template {name} ({language})" + (": " + " | ".join(parameters) if parameters else "")
     template = {"name": name, "language": language, "parameters": list(parameters)}
     return send_reply(case_id=case_id, agent=agent, text=text, now=now, template=template)
+
+
+def add_note(*, case_id: int, agent: Agent, text: str, now: datetime) -> Message:
+    """An internal note on a case the agent holds: seen by agents and
+    supervisors, never sent to the customer, no SLA effect."""
+    text = (text or "").strip()
+    if not text:
+        raise Invalid("a note needs text")
+    if len(text) > 20_000:
+        raise Invalid("a note is limited to 20,000 characters")
+    with transaction.atomic():
+        case = _lock_case_for_agent(case_id=case_id, agent=agent)
+        if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING, CaseStatus.WRAP_UP):
+            raise CaseClosed(f"case {case_id} is {case.status}")
+        message = Message.objects.create(
+            case=case,
+            direction=Message.Direction.NOTE,
+            channel_kind=case.channel_kind,
+            text=text,
+            author_agent=agent,
+            created_at=now,
+        )
+        record(case=case, kind=CaseEvent.Kind.NOTE_ADDED, now=now, agent=agent, message_id=message.pk)
+        publish_on_commit(
+            MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=agent.pk)
+        )
+    return message
 
 
 def _social_reaction(*, case: Case, now: datetime) -> dict:

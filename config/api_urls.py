@@ -1,14 +1,19 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from agents import api as agents_api
 from audit.api import ConfigChangeViewSet
 from cases.api import CaseViewSet
 from cases.customers_api import CustomerViewSet
 from connectors.api import ChannelViewSet, HandoffView
 from dashboards.api import ChannelKindPriorityViewSet, SupervisorAgentViewSet, SupervisorQueueViewSet
 from outhooks.api import SubscriptionViewSet
+from replies.api import TemplateViewSet
+from reports.api import ReportView
+from routing import config_api as routing_config
 from routing.api import OfferViewSet
 from sla import api as sla_api
+from surveys.api import SurveyViewSet
 
 router = DefaultRouter()
 router.register("cases", CaseViewSet, basename="case")
@@ -25,5 +30,20 @@ router.register("supervisor/agents", SupervisorAgentViewSet, basename="superviso
 router.register("supervisor/channel-kind-priority", ChannelKindPriorityViewSet, basename="supervisor-channel-priority")
 router.register("webhook-subscriptions", SubscriptionViewSet, basename="webhook-subscription")
 router.register("config-changes", ConfigChangeViewSet, basename="config-change")
+# Configuration (admins write): agents/api.py and routing/config_api.py.
+router.register("agents", agents_api.AgentViewSet, basename="agent")
+router.register("teams", agents_api.TeamViewSet, basename="team")
+router.register("skills", agents_api.SkillViewSet, basename="skill")
+router.register("presence-statuses", agents_api.PresenceStatusViewSet, basename="presence-status")
+router.register("queues", routing_config.QueueViewSet, basename="queue")
+router.register("routing-rules", routing_config.RoutingRuleViewSet, basename="routing-rule")
+router.register("decline-reasons", routing_config.DeclineReasonViewSet, basename="decline-reason")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("surveys", SurveyViewSet, basename="survey")
 
-urlpatterns = [path("handoffs/", HandoffView.as_view(), name="handoff"), *router.urls]
+urlpatterns = [
+    path("handoffs/", HandoffView.as_view(), name="handoff"),
+    path("routing-settings/", routing_config.RoutingSettingsView.as_view(), name="routing-settings"),
+    path("reports/", ReportView.as_view(), name="reports"),
+    *router.urls,
+]

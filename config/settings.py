@@ -81,10 +81,19 @@ INSTALLED_APPS = [
     "sla",
     "outhooks",
     "audit",
+    "privacy",
+    "replies",
+    "surveys",
+    "reports",
+    "simulation",
+    "configio",
 ]
 
 MIDDLEWARE = [
+    "config.logs.RequestId",
+    "config.health.HealthEndpoints",  # before host checks, HTTPS redirect and login (README "Running in production")
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicy",
     "config.ratelimit.WebhookRateLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +103,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditActor",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.health.DatabaseUnavailable",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +131,8 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # A database that does not answer fails a request in seconds (503), not minutes.
+        DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 else:
     DATABASES = {
         "default": {
@@ -174,8 +186,16 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# One task at a time per worker process: a killed worker loses (and the
+# broker redelivers) only the task it was running, never a prefetched batch.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below (JSON)
+# A task no route names (a new app's) goes to the outbound workers, never to a
+# queue nobody consumes (tests/ops/test_production_run.py checks every task).
+CELERY_TASK_DEFAULT_QUEUE = "outbound"
 CELERY_TASK_ROUTES = {
+    "connectors.tasks.deliver_message": {"queue": "outbound"},
+    "privacy.*": {"queue": "outbound"},
     "connectors.*": {"queue": "ingest"},
     "routing.*": {"queue": "routing"},
     "cases.*": {"queue": "outbound"},
@@ -186,6 +206,8 @@ CELERY_BEAT_SCHEDULE = {
     "switchboard-tick": {"task": "routing.tasks.tick", "schedule": 1.0},
     # Email channels with config.imap (README "Email"); `manage.py fetch_mail --watch` uses IDLE instead.
     "switchboard-fetch-mail": {"task": "connectors.tasks.fetch_mail", "schedule": 60.0},
+    # Does nothing unless SWITCHBOARD_RETENTION_DAYS is set (README "Security and customer data").
+    "switchboard-retention": {"task": "privacy.tasks.purge_expired_cases", "schedule": 3600.0},
 }
 
 # --- Auth -----------------------------------------------------------------
@@ -223,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # No schema validator badge: it would send our schema to swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One schema name for each choice set several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "connectors.kinds.ChannelKind",
+        "IdentityKindEnum": "cases.identities.IdentityKind",
+        "CaseStatusEnum": "cases.models.CaseStatus",
+    },
 }
 # Rate limits count in the cache: Redis when configured (shared by every
 # process), else this process's memory.
@@ -284,6 +312,10 @@ SWITCHBOARD = {
     "OUTBOUND_RETRY_BASE_SECONDS": env_int("SWITCHBOARD_OUTBOUND_RETRY_BASE_SECONDS", 10),
     # A send in progress holds its message this long (longer than any provider timeout).
     "OUTBOUND_SEND_LEASE_SECONDS": env_int("SWITCHBOARD_OUTBOUND_SEND_LEASE_SECONDS", 60),
+    # Outbound event webhooks may go to private, loopback and link-local
+    # addresses (checked when subscribing and again at each delivery): on in
+    # embedded mode, off in production.
+    "OUTHOOKS_ALLOW_PRIVATE": env_bool("SWITCHBOARD_OUTHOOKS_ALLOW_PRIVATE", EMBEDDED),
 }
 # Django's own request body guard sits above ours so that we answer 413 ourselves.
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWITCHBOARD["MAX_WEBHOOK_BYTES"] * 2 + 1024
@@ -314,11 +346,65 @@ SWITCHBOARD |= {
     "SMTPD_MAX_MESSAGE_BYTES": env_int("SWITCHBOARD_SMTPD_MAX_MESSAGE_BYTES", 35 * 1024 * 1024),
 }
 
+# --- Production hardening (README "Security and customer data") --------------
+# On when DEBUG is off; each can be turned off (e.g. trying it on plain HTTP).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics$"]
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips a client's own).
+if env_bool("SWITCHBOARD_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SWITCHBOARD |= {
+    # This many failed logins for one username from one address lock the pair
+    # out for LOGIN_LOCK_SECONDS (429); 0: never.
+    "LOGIN_FAILURES_ALLOWED": env_int("SWITCHBOARD_LOGIN_FAILURES_ALLOWED", 5),
+    "LOGIN_LOCK_SECONDS": env_int("SWITCHBOARD_LOGIN_LOCK_SECONDS", 15 * 60),
+    # Resolved and closed cases older than this many days are deleted with
+    # their messages and files (hourly, by Celery beat); 0: kept forever.
+    "RETENTION_DAYS": env_int("SWITCHBOARD_RETENTION_DAYS", 0),
+}
+
+# --- Satisfaction surveys ---------------------------------------------------
+SWITCHBOARD |= {
+    # Where customers open survey links: <SITE_URL>/survey/<token>/.
+    "SITE_URL": os.environ.get("SWITCHBOARD_SITE_URL", "http://127.0.0.1:8000"),
+    # A survey goes out on the case's channel after each resolution (not on calls).
+    "SURVEYS_ENABLED": env_bool("SWITCHBOARD_SURVEYS_ENABLED", True),
+    # A reply that is just a number 1-5 answers the survey this many days after resolution.
+    "SURVEY_REPLY_DAYS": env_int("SWITCHBOARD_SURVEY_REPLY_DAYS", 7),
+}
+
+# --- Logs: one JSON object a line in production, with request and case ids
+# and secrets redacted (config.logs); LOG_FORMAT=plain for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if EMBEDDED else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.logs.BindContext"}, "redact": {"()": "config.logs.Redact"}},
+    "formatters": {
+        "plain": {"()": "config.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Metrics (README "Reports and metrics") ----------------------------------
+# /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>";
+# with no token set, it answers loopback addresses only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

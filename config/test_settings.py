@@ -10,6 +10,11 @@ os.environ.setdefault("SWITCHBOARD_EMBEDDED_TICKER", "0")
 # the database says now (tests of the kept planning state set it themselves).
 os.environ.setdefault("SWITCHBOARD_ROUTER_STATE_MS", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# Webhook receivers in tests listen on 127.0.0.1 (tests of the refusal turn it off).
+os.environ.setdefault("SWITCHBOARD_OUTHOOKS_ALLOW_PRIVATE", "1")
+# The test client and the browser tests speak plain HTTP (production turns these on).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
 
 from config.settings import *  # noqa: E402,F403
 

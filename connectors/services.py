@@ -23,6 +23,7 @@ from cases import services as case_services
 from cases.models import Case, CaseStatus, Message
 from config import background
 from config.events import publish_on_commit
+from config.logs import is_credential_name
 from connectors import outbound
 from connectors.events import InboundEventFailed
 from connectors.models import Channel, InboundEvent
@@ -64,7 +65,8 @@ def store_event(
     from connectors.tasks import process_event
 
     provider = provider_for(channel.provider)
-    stored_headers = {k: v for k, v in headers.items() if k.lower() not in {"cookie", "authorization"}}
+    # Credentials (Telegram's secret token, cookies, authorization) are not kept.
+    stored_headers = {k: v for k, v in headers.items() if not is_credential_name(k)}
     try:
         dedupe_key = provider.dedupe_key(channel=channel, body=body, headers=headers)
     except PayloadInvalid as exc:
@@ -216,9 +218,24 @@ def update_delivery(*, channel: Channel, provider_message_id: str, status: str, 
             message.delivery_error = error
             message.save(update_fields=["delivery_status", "delivery_error"])
             changed += 1
+            _publish_delivery(message)
             if status == "failed":
                 _escalate_outbound_failed(message=message, error=error)
     return changed
+
+
+def _publish_delivery(message: Message) -> None:
+    """The agent's workspace shows each reply's delivery live."""
+    from cases.events import MessageStatusChanged
+
+    publish_on_commit(
+        MessageStatusChanged(
+            case_id=message.case_id,
+            message_id=message.pk,
+            status=message.delivery_status,
+            error=message.delivery_error,
+        )
+    )
 
 
 def _escalate_outbound_failed(*, message: Message, error: str) -> None:
@@ -294,6 +311,8 @@ def deliver_message(*, message_id: int, now: datetime) -> Message | None:
         if updated and result_status == Message.Delivery.FAILED:
             _escalate_outbound_failed(message=message, error=error)
     message.refresh_from_db()
+    if updated:
+        _publish_delivery(message)
     return message
 
 

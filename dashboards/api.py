@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from agents.models import Agent
 from cases.models import Case, CaseStatus
 from config.api import NotFound
-from connectors.kinds import CHANNEL_KINDS
+from connectors.kinds import CHANNEL_KINDS, ChannelKind
 from dashboards import services, supervision
 from dashboards.scope import Scope, scope_for
 from routing.models import Offer, Queue
@@ -95,7 +95,7 @@ class DrillCaseSerializer(serializers.ModelSerializer):
 
 
 class ChannelKindPrioritySerializer(CasePrioritySerializer):
-    channel_kind = serializers.ChoiceField(choices=CHANNEL_KINDS)
+    channel_kind = serializers.ChoiceField(choices=ChannelKind.choices)
 
 
 def _queue(scope: Scope, pk) -> Queue:
@@ -114,6 +114,7 @@ def _agent(scope: Scope, pk) -> Agent:
 
 class SupervisorQueueViewSet(viewsets.ViewSet):
     permission_classes = [IsSupervisor]
+    queryset = Queue.objects.none()  # the API schema's model (typed ids); nothing reads it
 
     @extend_schema(responses=DrillCaseSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -152,6 +153,7 @@ class SupervisorQueueViewSet(viewsets.ViewSet):
 
 class SupervisorAgentViewSet(viewsets.ViewSet):
     permission_classes = [IsSupervisor]
+    queryset = Agent.objects.none()  # the API schema's model (typed ids); nothing reads it
 
     @extend_schema(request=StatusSerializer, responses=StatusSerializer)
     @action(detail=True, methods=["post"])

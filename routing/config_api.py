@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from agents.api import AdminWrites, InUse, StaffReadsAdminWrites
 from agents.models import Agent, PresenceStatus, Skill
 from cases.models import OPEN_STATUSES
-from connectors.kinds import CHANNEL_KINDS
+from connectors.kinds import ChannelKind
 from routing import signals
 from routing.config_checks import rule_problems
 from routing.models import (
@@ -39,7 +39,7 @@ def forget_kept_state() -> None:
 
 def _kinds(help_text: str) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=CHANNEL_KINDS), required=False, help_text=help_text
+        child=serializers.ChoiceField(choices=ChannelKind.choices), required=False, help_text=help_text
     )
 
 

@@ -23,7 +23,9 @@ def tick() -> None:
     embedded mode): everything due is found from the database."""
     from connectors.services import retry_due_deliveries, retry_stale_events
     from outhooks.services import deliver_due
+    from privacy.retention import purge_now_and_then as purge_expired_now_and_then
     from sla.tasks import scan_due
+    from surveys.reconcile import send_missing_now_and_then
 
     now = timezone.now()
     retry_stale_events(now=now)
@@ -37,3 +39,5 @@ def tick() -> None:
     services.route_waiting(now=now)
     explain.purge_now_and_then(now)
     aggregate_now_and_then(now)  # reports: the hourly facts, at most once a minute
+    send_missing_now_and_then(now)  # surveys whose resolution event was lost, at most once a minute
+    purge_expired_now_and_then(now)  # retention (SWITCHBOARD_RETENTION_DAYS), at most hourly

@@ -294,6 +294,7 @@ class ClockViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ClockSerializer
     pagination_class = None
+    queryset = Clock.objects.none()  # the API schema's model; get_queryset says what one sees
 
     @extend_schema(parameters=[OpenApiParameter("case", int, required=True)])
     def list(self, request, *args, **kwargs):
@@ -347,6 +348,7 @@ class PromiseViewSet(viewsets.ReadOnlyModelViewSet):
     """Promises on cases you may see; ``?case=<id>`` or ``?customer=<id>`` narrows."""
 
     serializer_class = PromiseSerializer
+    queryset = Promise.objects.none()  # the API schema's model; get_queryset says what one sees
 
     def get_queryset(self):
         qs = Promise.objects.filter(case__in=visible_cases(self.request.user).values("pk")).select_related("agent")
@@ -401,7 +403,7 @@ class PromiseViewSet(viewsets.ReadOnlyModelViewSet):
 class QueueOpeningViewSet(viewsets.ViewSet):
     """Opening hours of queues: open now, next opening (for the web chat widget)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict}, parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
     def retrieve(self, request, pk=None):
         from routing.models import Queue
 

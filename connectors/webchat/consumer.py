@@ -6,8 +6,11 @@ it has one); then ``details`` (the pre-chat form), ``message`` and
 ``offline`` frames are stored as inbound events, ``position`` asks where the
 case stands. The server sends ``welcome`` (the conversation so far),
 ``ack``/``error`` for each frame, and ``chat.message``, ``chat.status``,
-``chat.typing`` as agents work. No frame, however broken, closes the socket
-with an error other than a clear ``error`` frame.
+``chat.typing`` as agents work. After a resolution ``chat.survey`` asks for
+a rating, answered with a ``survey`` frame (``surveys.webchat``);
+``survey.answered`` follows an answer by any path. No frame,
+however broken, closes the socket with an error other than a clear ``error``
+frame.
 """
 
 from __future__ import annotations
@@ -126,8 +129,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._store(text_data, frame_id=frame.get("id"))
         elif kind == "position":
             await self._position()
+        elif kind == "survey":
+            await self._survey(frame)
         elif kind == "typing":
-            pass  # customer typing is not forwarded yet
+            await database_sync_to_async(services.customer_typing)(self.channel_obj, self.visitor)
         else:
             await self._error(f"unknown frame type {kind[:40]!r}")
 
@@ -204,6 +209,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         status = await database_sync_to_async(services.status_payload)(case, timezone.now())
         await self._send({"type": "chat.status", "conversation": status})
 
+    async def _survey(self, frame: dict) -> None:
+        from surveys.webchat import answer_or_error
+
+        answer = await database_sync_to_async(answer_or_error)(
+            channel=self.channel_obj, visitor=self.visitor, frame=frame, now=timezone.now()
+        )
+        await self._send(answer)
+
     # Group messages → this socket.
     async def chat_message(self, event: dict) -> None:
         await self._send(event)
@@ -212,4 +225,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(event)
 
     async def chat_typing(self, event: dict) -> None:
+        await self._send(event)
+
+    async def chat_survey(self, event: dict) -> None:
+        await self._send(event)
+
+    async def survey_answered(self, event: dict) -> None:
+        """Answered by any path (a typed "5", the link): the card closes."""
         await self._send(event)

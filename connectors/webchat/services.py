@@ -91,6 +91,8 @@ def status_payload(case: Case | None, now: datetime) -> dict:
 def conversation_snapshot(channel: Channel, visitor: Visitor, now: datetime) -> dict:
     """What a (re)connecting widget shows: the conversation's messages (no
     internal notes), its status, and whether anyone serves the chat now."""
+    from surveys.webchat import pending_survey
+
     case = conversation_case(channel, visitor)
     messages = []
     if case is not None:
@@ -100,6 +102,7 @@ def conversation_snapshot(channel: Channel, visitor: Visitor, now: datetime) -> 
         ]
     return {
         "messages": messages,
+        "survey": pending_survey(case, now),
         "conversation": status_payload(case, now),
         "agents_online": agents_serving(channel, now) > 0,
         "name": visitor.name,
@@ -121,6 +124,21 @@ def push_status(*, case_id: int, now: datetime | None = None) -> None:
 
 class NotAChat(DomainError):
     code = "not_a_chat"
+
+
+def customer_typing(channel: Channel, visitor: Visitor) -> None:
+    """The visitor is typing: the agent holding the chat sees it."""
+    from dashboards.fanout import agent_group, group_send
+
+    held = (
+        Case.objects.filter(
+            channel=channel, thread_key=visitor.thread_key, status__in=(CaseStatus.ASSIGNED, CaseStatus.WAITING)
+        )
+        .values_list("pk", "assignee_id")
+        .first()
+    )
+    if held is not None and held[1] is not None:
+        group_send(agent_group(held[1]), {"type": "customer.typing", "case_id": held[0]})
 
 
 def agent_typing(*, case_id: int, agent: Agent) -> None:

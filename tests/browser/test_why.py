@@ -4,6 +4,8 @@ a waiting case tells why nobody has it yet."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -56,3 +58,7 @@ def test_a_supervisor_sees_why_a_case_went_to_its_agent_and_why_one_waits(
 
     why.get_by_role("button", name="Close").click()
     expect(why).to_be_hidden()
+
+    # The reports are one click away.
+    page.get_by_role("link", name="Reports").click()
+    expect(page).to_have_url(re.compile(r"/reports/$"))

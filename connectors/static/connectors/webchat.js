@@ -38,6 +38,7 @@
     retry: 0,
     positionTimer: null,
     typingTimer: null,
+    survey: null, // the token of the survey shown
   };
   try { state.token = window.localStorage.getItem(storeKey); } catch (e) { state.token = null; }
 
@@ -67,6 +68,10 @@
     "form.compose textarea{flex:1;resize:none;height:38px}" +
     "form button{background:#1f5fbf;color:#fff;border:0;border-radius:6px;padding:6px 12px;font:inherit;cursor:pointer}" +
     ".note{padding:8px 12px;font-size:13px}.error{color:#a31515;font-size:12px;padding:0 12px}" +
+    ".survey{align-self:stretch;border:1px solid #c5ccd6;border-radius:10px;padding:8px 10px;display:flex;flex-direction:column;gap:6px}" +
+    ".survey p{margin:0}.survey .scores{display:flex;gap:4px}" +
+    ".survey button{flex:1;background:#eceff3;color:#1d232b;border:1px solid #c5ccd6;border-radius:6px;padding:5px;font:inherit;cursor:pointer}" +
+    ".survey button[aria-pressed=true],.survey button.send{background:#1f5fbf;color:#fff;border-color:#1f5fbf}" +
     "[hidden]{display:none!important}" +
     "</style>" +
     '<div class="sb">' +
@@ -134,6 +139,68 @@
     log.appendChild(el);
     log.scrollTop = log.scrollHeight;
     if (m.direction !== "in") typingEl.textContent = "";
+  }
+
+  // ---- Satisfaction survey (after the chat is resolved) -------------------
+  function showSurvey(s) {
+    if (!s || !s.token || state.survey === s.token) return;
+    state.survey = s.token;
+    var chosen = null;
+    var card = document.createElement("form");
+    card.className = "survey";
+    card.setAttribute("aria-label", "Rate this chat");
+    var question = document.createElement("p");
+    question.textContent = s.question || "How did we do?";
+    var scores = document.createElement("div");
+    scores.className = "scores";
+    scores.setAttribute("role", "group");
+    scores.setAttribute("aria-label", "Rating from 1 (poor) to 5 (excellent)");
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = String(n);
+      b.setAttribute("aria-label", "Rate " + n + " out of 5");
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", function () {
+        chosen = n;
+        errorEl.textContent = "";
+        scores.querySelectorAll("button").forEach(function (o) { o.setAttribute("aria-pressed", String(o === b)); });
+      });
+      scores.appendChild(b);
+    });
+    var comment = document.createElement("textarea");
+    comment.setAttribute("aria-label", "Comment (optional)");
+    comment.maxLength = 2000;
+    comment.rows = 2;
+    var submit = document.createElement("button");
+    submit.type = "submit";
+    submit.className = "send";
+    submit.textContent = "Send rating";
+    card.appendChild(question);
+    card.appendChild(scores);
+    card.appendChild(comment);
+    card.appendChild(submit);
+    card.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!chosen) { errorEl.textContent = "Choose a number from 1 to 5."; return; }
+      send({ type: "survey", token: s.token, score: chosen, comment: comment.value });
+    });
+    log.appendChild(card);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // Answered here, by a typed number or by the link (pushed to every tab).
+  function surveyAnswered(token) {
+    var card = log.querySelector("form.survey");
+    if (!card || state.survey !== token || card.getAttribute("data-answered")) return;
+    card.setAttribute("data-answered", "true");
+    card.textContent = "";
+    var thanks = document.createElement("p");
+    thanks.className = "thanks";
+    thanks.setAttribute("role", "status");
+    thanks.textContent = "Thank you for your rating!";
+    card.appendChild(thanks);
+    errorEl.textContent = "";
   }
 
   function describe(c) {
@@ -210,13 +277,15 @@
       // not yet acknowledged follow, still pending.
       log.textContent = "";
       state.seen = {};
+      state.survey = null;
       (data.messages || []).forEach(function (m) { addMessage(m); });
+      showSurvey(data.survey);
       state.pending.forEach(function (f) {
         if (f.type === "message") addMessage({ direction: "in", text: f.text, clientId: f.id }, true);
       });
       setStatus(data.conversation);
       var open = data.conversation && ["new", "queued", "offered", "assigned", "waiting"].indexOf(data.conversation.status) >= 0;
-      if (!open && !state.agentsOnline) show("offline");
+      if (!open && !state.agentsOnline && !data.survey) show("offline");
       else if (state.needsDetails && !(data.messages || []).length) show("details");
       else show("chat");
       if (state.wantPerson && box.getAttribute("data-view") === "chat") {
@@ -242,6 +311,10 @@
       errorEl.textContent = data.detail || "Something went wrong.";
     } else if (data.type === "chat.message") {
       addMessage(data.message);
+    } else if (data.type === "chat.survey") {
+      showSurvey(data.survey);
+    } else if (data.type === "survey.answered") {
+      surveyAnswered(data.token);
     } else if (data.type === "chat.status") {
       setStatus(data.conversation);
     } else if (data.type === "chat.typing") {

@@ -1,5 +1,6 @@
 """Demo data for embedded mode: skills (languages too), statuses, teams,
-queues, rules, six agents, a supervisor, an admin and a signed demo channel.
+queues, rules, six agents, a supervisor, an admin, response templates and a
+signed demo channel.
 Idempotent: running it again changes nothing that exists."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Role
 from connectors.kinds import CHANNEL_KINDS, ChannelKind
 from connectors.models import Channel
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
+from replies.models import Template
 from routing.models import DeclineReason, OverflowStep, Queue, QueueSkill, RoutingRule, RoutingSettings
 
 DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (public demo logins, printed on purpose)
@@ -43,6 +45,50 @@ AGENTS = [
     ("david", "David Müller", "Support", {"lang-en": 4, "lang-de": 5, "billing": 3}),
     ("elena", "Elena Ruiz", "Sales", {"lang-en": 4, "lang-es": 5, "sales": 5}),
     ("farid", "Farid Haddad", "Sales", {"lang-en": 5, "sales": 4, "billing": 3}),
+]
+# Shared response templates and knowledge snippets: shortcut, name, kind, channel kinds, language, body.
+TEMPLATES = [
+    (
+        "greeting",
+        "Greeting",
+        "template",
+        [],
+        "",
+        "Hi {{customer.first_name}}, I'm {{agent.first_name}}. How can I help?",
+    ),
+    (
+        "refund-ok",
+        "Refund approved",
+        "template",
+        [],
+        "",
+        "Hi {{customer.first_name}}, your refund is approved: it reaches your account within 5 business days "
+        "(reference: case {{case.id}}).",
+    ),
+    (
+        "hola",
+        "Saludo",
+        "template",
+        [],
+        "es",
+        "Hola {{customer.first_name}}, soy {{agent.first_name}}. ¿En qué puedo ayudarle?",
+    ),
+    (
+        "email-signoff",
+        "Email sign-off",
+        "snippet",
+        ["email"],
+        "",
+        "Kind regards,\n{{agent.name}}\n{{queue.name}} team",
+    ),
+    (
+        "shipping-times",
+        "Shipping times",
+        "snippet",
+        [],
+        "",
+        "Orders ship within 1 business day; delivery takes 2-4 business days in Europe and 5-8 elsewhere.",
+    ),
 ]
 CAPACITY = {
     "web_chat": 3,
@@ -146,6 +192,12 @@ class Command(BaseCommand):
                     AgentSkill.objects.create(agent=agent, skill=skills[skill], proficiency=level)
                 for kind, units in CAPACITY.items():
                     AgentCapacity.objects.create(agent=agent, channel_kind=kind, units=units)
+
+        for shortcut, name, kind, kinds, language, body in TEMPLATES:
+            Template.objects.get_or_create(
+                shortcut=shortcut,
+                defaults={"name": name, "kind": kind, "channel_kinds": kinds, "language": language, "body": body},
+            )
 
         channel, _ = Channel.objects.get_or_create(
             key="demo",
