@@ -79,6 +79,38 @@ def check_redis() -> str:
         ) from None
 
 
+def production_env(
+    *,
+    database_url: str,
+    redis_url: str,
+    var_dir: Path,
+    secret_key: str = "bench",  # noqa: S107 (the bench's own servers' key)
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a production-mode process on loopback (DEBUG off,
+    Celery for background work, channels-redis, plain HTTP), without
+    anything inherited that would change the mode. The benchmarks and the
+    fault tests start their servers and workers with it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    for name in ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_NAME", "DEBUG", "CHANNELS_PREFIX"):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=secret_key,
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies sent over HTTP.
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        SWITCHBOARD_VAR_DIR=str(var_dir),
+    )
+    env.update(extra)
+    return env
+
+
 @dataclass(slots=True)
 class Stack:
     """What every part shares: the checked services and where logs go."""
@@ -185,27 +217,8 @@ class Stack:
         redis.Redis.from_url(self.redis_url(db)).flushdb()
 
     def production_env(self, *, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-        """The environment of a production-mode process (DEBUG off, Celery for
-        background work, channels-redis), without anything inherited that
-        would change the mode."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-        for name in ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_NAME", "DEBUG", "CHANNELS_PREFIX"):
-            env.pop(name, None)
-        env.update(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            SECRET_KEY="bench",
-            DEBUG="0",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-            # Plain HTTP on loopback: no redirect to HTTPS, cookies sent over HTTP.
-            SECURE_SSL_REDIRECT="0",
-            SECURE_COOKIES="0",
-            SWITCHBOARD_VAR_DIR=str(VAR / "var"),
-        )
-        env.update(extra)
-        return env
+        """The environment of a production-mode process (see ``production_env``)."""
+        return production_env(database_url=database_url, redis_url=redis_url, var_dir=VAR / "var", **extra)
 
     # Django code in a subprocess ------------------------------------------------
 

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.stack import BIN, RESULT_MARK, ROOT, Processes, Server, wait_for_http
+from bench.stack import BIN, RESULT_MARK, ROOT, Processes, Server, production_env, wait_for_http
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
 from tests.faults.services import PrivatePostgres, PrivateRedis, free_port
 
@@ -32,24 +32,15 @@ class FaultStack:
     # Environment and Django code -------------------------------------------------
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "FAULT_"))}
-        for name in ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_NAME", "DEBUG", "CHANNELS_PREFIX"):
-            env.pop(name, None)
-        env.update(
-            DATABASE_URL=f"{self.postgres.url}/{self.database}",
-            REDIS_URL=f"{self.redis.url}/0",
-            SECRET_KEY="faults",
-            DEBUG="0",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            # Plain HTTP on loopback (production sits behind a TLS proxy).
-            SECURE_SSL_REDIRECT="0",
-            SECURE_COOKIES="0",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-            SWITCHBOARD_VAR_DIR=str(self.tmp / "var"),
+        env = production_env(
+            database_url=f"{self.postgres.url}/{self.database}",
+            redis_url=f"{self.redis.url}/0",
+            var_dir=self.tmp / "var",
+            secret_key="faults",
             # The periodic scan picks up inbound events left unprocessed this soon.
             SWITCHBOARD_INBOUND_RETRY_AFTER_SECONDS="2",
         )
+        env = {k: v for k, v in env.items() if not k.startswith("FAULT_")}  # only the test's own, below
         env.update(extra)
         return env
 
