@@ -141,6 +141,11 @@ def test_a_customer_reply_to_a_case_not_open_is_marked_unread_until_opened(page:
     )
     accept_first_offer(page)  # now the second case is open
     expect(page.locator("#customer .identity")).to_have_count(1)
+    expect(page.locator("#cases .case-item")).to_have_count(2)
+    # On SQLite (one in-memory database shared by the server's threads) a
+    # write fails at once while another thread reads the same table: let the
+    # accept's after-commit pushes finish before the next webhook writes.
+    page.wait_for_timeout(1500)
     post_webhook(asgi_server, channel, factories.payload(id="m-3", text="Any news?", thread="t-1"))
     item = page.locator(f'#cases .case-item[data-case-id="{first_id}"]')
     expect(item).to_have_class(re.compile(r"\bunread\b"))
