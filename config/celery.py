@@ -13,3 +13,14 @@ app.autodiscover_tasks()
 from config.logs import connect_celery  # noqa: E402
 
 connect_celery()  # tasks log their case id and the request id that queued them
+
+from celery.signals import worker_process_shutdown  # noqa: E402
+
+
+@worker_process_shutdown.connect
+def _deliver_queued_events(**kwargs) -> None:
+    """A worker child that stops delivers its committed events first (the
+    event thread is a daemon; atexit does not run in a prefork child)."""
+    from config.events import dispatcher
+
+    dispatcher.flush(timeout=10.0)

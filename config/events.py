@@ -1,17 +1,40 @@
 """The one event publisher.
 
 Services publish domain events *on commit*: a rolled-back transaction sends
-nothing. Listeners (live dashboards, later outbound webhooks and notifications)
+nothing. Listeners (live dashboards, outbound webhooks, SLA clocks, metrics)
 subscribe by event type in their app's ``ready()``; services never call them
 directly.
+
+Where listeners run (``SWITCHBOARD["EVENTS"]``):
+
+- ``"thread"`` (production: Celery workers, routers, web processes with
+  PostgreSQL and Redis): this process's event thread delivers each committed
+  batch, in the order committed, with its own database connection. A router's
+  commit returns as soon as the transaction is durable; pushing the offer to
+  the agent's socket, the supervisors' marks, webhook deliveries and metrics
+  follow within milliseconds, off the decision's path. The queue is bounded
+  (``EVENTS_QUEUE``): a process that publishes faster than its listeners keep
+  up waits at commit instead of piling up memory. At exit (and at a Celery
+  child's shutdown) what is queued is delivered first.
+- ``"inline"`` (tests, embedded mode on SQLite): at commit, in the committing
+  thread, before ``transaction.atomic`` returns.
+
+Either way a listener that fails is logged and does not stop the others, and
+nothing that must not be lost depends on a listener alone: the periodic tick
+re-finds waiting cases, due SLA clocks and undelivered webhooks from the
+database.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from django.db import transaction
 
@@ -27,7 +50,14 @@ class Event:
         return type(self).__name__
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (events hold plain values: no deep copy)."""
+        names = _field_names.get(type(self))
+        if names is None:
+            names = _field_names[type(self)] = tuple(f.name for f in fields(self))
+        return {name: getattr(self, name) for name in names}
+
+
+_field_names: dict[type, tuple[str, ...]] = {}
 
 
 Listener = Callable[[Event], None]
@@ -79,8 +109,23 @@ def dispatch_many(batch: list[Event]) -> None:
                 log.exception("batch listener %r failed on %d %s", listener, len(events), event_type.__name__)
 
 
+def _mode() -> str:
+    from django.conf import settings
+
+    return settings.SWITCHBOARD.get("EVENTS", "inline")
+
+
+def deliver(batch: list[Event]) -> None:
+    """Hand a committed batch to the listeners: to this process's event
+    thread, or now (see the module's docstring)."""
+    if _mode() == "thread":
+        dispatcher.submit(batch)
+    else:
+        dispatch_many(batch)
+
+
 def publish_on_commit(event: Event) -> None:
-    transaction.on_commit(lambda: dispatch(event), robust=True)
+    transaction.on_commit(lambda: deliver([event]), robust=True)
 
 
 def publish_many_on_commit(batch: list[Event]) -> None:
@@ -88,4 +133,90 @@ def publish_many_on_commit(batch: list[Event]) -> None:
     listeners can handle them with one query and one send instead of one each."""
     if batch:
         frozen = list(batch)
-        transaction.on_commit(lambda: dispatch_many(frozen), robust=True)
+        transaction.on_commit(lambda: deliver(frozen), robust=True)
+
+
+class Dispatcher:
+    """This process's event thread: one bounded queue, batches delivered in
+    the order submitted. Started on first use (after a worker forks)."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._queue: queue.Queue | None = None
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+        self.delivered = 0  # batches delivered (tests and the bench)
+
+    def submit(self, batch: list[Event]) -> None:
+        with self._lock:
+            if self._queue is None or self._pid != os.getpid() or not self._alive():
+                self._start()
+            q = self._queue
+        q.put(batch)  # blocks while the queue is full: back pressure on the publisher
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start(self) -> None:
+        from django.conf import settings
+
+        size = self._size or settings.SWITCHBOARD.get("EVENTS_QUEUE", 1000)
+        self._queue = queue.Queue(maxsize=size)
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, args=(self._queue,), name="switchboard-events", daemon=True)
+        self._thread.start()
+
+    def _run(self, q: queue.Queue) -> None:
+        from django.db import close_old_connections, connections
+
+        while True:
+            batch = q.get()
+            if batch is None:  # stop(): what came before was delivered
+                connections.close_all()
+                q.task_done()
+                return
+            try:
+                close_old_connections()
+                dispatch_many(batch)
+            except Exception:  # dispatch_many logs its listeners' errors; this is the connection's
+                log.exception("delivering %d events failed", len(batch))
+            finally:
+                self.delivered += 1
+                q.task_done()
+
+    def pending(self) -> int:
+        q = self._queue
+        return q.unfinished_tasks if q is not None and self._pid == os.getpid() else 0
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every batch submitted so far was delivered (at most
+        ``timeout`` seconds); True when nothing is left."""
+        import time
+
+        q = self._queue
+        if q is None or self._pid != os.getpid() or not self._alive():
+            return True
+        deadline = time.monotonic() + timeout
+        with q.all_tasks_done:
+            while q.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("%d event batches still undelivered", q.unfinished_tasks)
+                    return False
+                q.all_tasks_done.wait(left)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued, close the thread's database connection and
+        end the thread (the next ``submit`` starts another)."""
+        with self._lock:
+            q, thread = self._queue, self._thread
+            if q is None or self._pid != os.getpid() or not self._alive():
+                return
+            q.put(None)
+        thread.join(timeout)
+
+
+dispatcher = Dispatcher()
+atexit.register(dispatcher.flush)

@@ -297,6 +297,14 @@ SWITCHBOARD = {
     # re-reads the chosen agents under their locks before writing); 0 reads
     # every agent for every batch.
     "ROUTER_STATE_MS": env_int("SWITCHBOARD_ROUTER_STATE_MS", 1000),
+    # Where listeners of committed events run (config.events): "thread" (this
+    # process's event thread, off the committing request's or router's path;
+    # production) or "inline" (at commit, in the committing thread; tests and
+    # embedded mode, where SQLite takes one writer at a time).
+    "EVENTS": os.environ.get("SWITCHBOARD_EVENTS", "thread" if BACKGROUND_MODE == "celery" else "inline"),
+    # Batches of events a process may have waiting for its event thread
+    # before a commit waits for room.
+    "EVENTS_QUEUE": env_int("SWITCHBOARD_EVENTS_QUEUE", 1000),
     # Every offer keeps why it went to its agent (routing.core.explain), for
     # this many days; 0 keeps none.
     "EXPLANATION_DAYS": env_int("SWITCHBOARD_EXPLANATION_DAYS", 30),
@@ -408,3 +416,6 @@ LOGGING = {
 # /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>";
 # with no token set, it answers loopback addresses only.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+if SWITCHBOARD["EVENTS"] not in {"thread", "inline"}:
+    raise ImproperlyConfigured("SWITCHBOARD_EVENTS must be thread or inline")

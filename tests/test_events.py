@@ -72,3 +72,110 @@ def test_a_failing_batch_listener_does_not_stop_the_others(heard):
     finally:
         events._batch_listeners[Pinged].remove(broken)
     assert singles == [7] and batches == [[7]]
+
+
+@pytest.fixture
+def in_thread(settings):
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "EVENTS": "thread"}
+    events.dispatcher.flush()
+    yield
+    events.dispatcher.stop()  # its connection closed: the test database can be dropped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_thread_mode_the_commit_returns_before_listeners_run_and_they_run_in_commit_order(heard, in_thread):
+    import threading
+
+    singles, batches = heard
+    gate = threading.Event()
+    threads: list[str] = []
+
+    def slow(evs):
+        threads.append(threading.current_thread().name)
+        gate.wait(10)
+
+    events.subscribe_batch(Pinged, slow)
+    try:
+        with transaction.atomic():
+            events.publish_many_on_commit([Pinged(1), Pinged(2)])
+        with transaction.atomic():
+            events.publish_on_commit(Pinged(3))
+        # Both transactions committed while the first batch's listener still waits.
+        assert events.dispatcher.pending() == 2
+        gate.set()
+        assert events.dispatcher.flush(timeout=10)
+    finally:
+        events._batch_listeners[Pinged].remove(slow)
+    assert singles == [1, 2, 3]
+    assert batches == [[1, 2], [3]]
+    assert threads == ["switchboard-events", "switchboard-events"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_thread_mode_a_failing_listener_leaves_the_thread_delivering(heard, in_thread):
+    singles, _ = heard
+
+    def broken(evs):
+        raise ValueError("boom")
+
+    events.subscribe_batch(Pinged, broken)
+    try:
+        for n in (1, 2):
+            with transaction.atomic():
+                events.publish_on_commit(Pinged(n))
+        assert events.dispatcher.flush(timeout=10)
+    finally:
+        events._batch_listeners[Pinged].remove(broken)
+    assert singles == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_thread_mode_listeners_read_what_was_committed(in_thread):
+    """The event thread has its own connection and sees the commit."""
+    from cases.models import Customer
+
+    seen: list[bool] = []
+
+    def look(evs):
+        seen.extend(Customer.objects.filter(pk=e.n).exists() for e in evs)
+
+    events.subscribe_batch(Pinged, look)
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(display_name="Event reader")
+            events.publish_on_commit(Pinged(customer.pk))
+        assert events.dispatcher.flush(timeout=10)
+    finally:
+        events._batch_listeners[Pinged].remove(look)
+    assert seen == [True]
+
+
+def test_a_full_queue_makes_the_publisher_wait_instead_of_growing(settings):
+    import threading
+
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "EVENTS": "thread"}
+    gate = threading.Event()
+    small = events.Dispatcher(size=1)
+    original = events.dispatch_many
+    events.dispatch_many = lambda batch: gate.wait(10)
+    try:
+        small.submit([Pinged(1)])  # taken by the thread, which waits
+        small.submit([Pinged(2)])  # fills the queue
+        third = threading.Thread(target=small.submit, args=([Pinged(3)],))
+        third.start()
+        third.join(0.3)
+        assert third.is_alive()  # waits for room
+        gate.set()
+        third.join(10)
+        assert not third.is_alive()
+        assert small.flush(timeout=10)
+        assert small.delivered == 3
+        small.stop()
+        assert not small._alive()
+    finally:
+        events.dispatch_many = original
+        gate.set()
+
+
+def test_events_as_dict_is_their_fields():
+    assert Pinged(5).as_dict() == {"n": 5}
