@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
@@ -196,7 +197,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         from dashboards.scope import scope_for
-        from dashboards.streams import heartbeat
+        from dashboards.streams import heartbeat, watchers
 
         user = self.scope.get("user")
         if not user or not user.is_authenticated:
@@ -212,13 +213,16 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         heartbeat.join(self.groups_joined)
+        # Marked as watched before the snapshot is read (see streams.Watchers).
+        await sync_to_async(watchers.join, thread_sensitive=False)(self.groups_joined)
         await self.send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        from dashboards.streams import heartbeat
+        from dashboards.streams import heartbeat, watchers
 
         if self.groups_joined:
             heartbeat.leave(self.groups_joined)
+            watchers.leave(self.groups_joined)
             for group in self.groups_joined:
                 try:
                     await self.channel_layer.group_discard(group, self.channel_name)
@@ -245,8 +249,11 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "resync":
             try:
+                from dashboards.streams import watchers
+
                 for group in self.groups_joined:
                     await self.channel_layer.group_add(group, self.channel_name)
+                await sync_to_async(watchers.renew, thread_sensitive=False)(self.groups_joined)
                 await self.send_snapshot()
             except Exception as exc:
                 log.warning("supervisor resync failed: %s", exc)

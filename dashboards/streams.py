@@ -102,6 +102,75 @@ class Sequences:
 sequences = Sequences()
 
 
+class Watchers:
+    """The supervisor groups somebody watches now, across processes. Each
+    process holding supervisor sockets marks its groups (in a Redis sorted
+    set, one member per group and process, scored by expiry and renewed with
+    every heartbeat; in this process without Redis) and takes its mark back
+    when its last socket of a group leaves. The flusher computes and sends
+    rows only for watched groups: with no supervisor connected, a router's
+    commits cost the dashboards nothing but a mark. A supervisor is marked
+    before its snapshot is read, so what commits after the snapshot reaches
+    it as a delta."""
+
+    key = "switchboard:dash:watching"
+    ttl = 3 * HEARTBEAT_SECONDS
+
+    def __init__(self) -> None:
+        self._local: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _member(group: str) -> str:
+        import socket
+
+        return f"{group}|{socket.gethostname()}:{os.getpid()}"
+
+    def join(self, groups: Iterable[str]) -> None:
+        groups = list(groups)
+        with self._lock:
+            self._local.update(groups)
+        self.renew(groups)
+
+    def leave(self, groups: Iterable[str]) -> None:
+        with self._lock:
+            self._local.subtract(groups)
+            gone = [g for g in set(groups) if self._local[g] <= 0]
+            self._local += Counter()  # drop the zeros
+        client = sequences._redis()
+        if client is not None and gone:
+            client.zrem(self.key, *[self._member(g) for g in gone])
+
+    def renew(self, groups: Iterable[str]) -> None:
+        groups = list(groups)
+        client = sequences._redis()
+        if client is not None and groups:
+            expiry = time.time() + self.ttl
+            client.zadd(self.key, {self._member(g): expiry for g in groups})
+
+    def watched(self) -> set[str]:
+        client = sequences._redis()
+        if client is None:
+            with self._lock:
+                return set(self._local)
+        now = time.time()
+        if int(now) % 60 == 0:
+            client.zremrangebyscore(self.key, "-inf", now)  # the expired, now and then
+        members = client.zrangebyscore(self.key, now, "+inf")
+        return {(m.decode() if isinstance(m, bytes) else m).rsplit("|", 1)[0] for m in members}
+
+    def reset(self) -> None:
+        """Forget every watcher (tests)."""
+        with self._lock:
+            self._local.clear()
+        client = sequences._redis()
+        if client is not None:
+            client.delete(self.key)
+
+
+watchers = Watchers()
+
+
 # --- The dirty set and its flusher ----------------------------------------------
 
 
@@ -225,6 +294,13 @@ def _send(sends: list[tuple[str, dict]]) -> None:
 
 
 def _publish(dirty: Dirty) -> None:
+    watched = watchers.watched()
+    if not watched:
+        return  # nobody watches: nothing to compute
+    _publish_to(dirty, watched)
+
+
+def _publish_to(dirty: Dirty, watched: set[str]) -> None:
     from django.db.models import Q
 
     from cases.models import Case
@@ -262,6 +338,8 @@ def _publish(dirty: Dirty) -> None:
 
     def add(groups: list[str], key: str, row: dict) -> None:
         for group in groups:
+            if group not in watched:
+                continue
             per_group.setdefault(group, {"queues": [], "agents": [], "escalations": []})[key].append(row)
 
     for row in queues.values():
@@ -333,6 +411,7 @@ class Heartbeat:
         groups = sorted(self.members)
         if not groups:
             return
+        await sync_to_async(watchers.renew, thread_sensitive=False)(groups)
         seqs = await sync_to_async(sequences.current, thread_sensitive=False)(groups)
         layer = get_channel_layer()
         now = time.time()

@@ -35,8 +35,10 @@ async def receive(communicator, type_: str, timeout: float = 5) -> dict:
 
 @pytest.fixture(autouse=True)
 def _fresh_sequences():
-    from dashboards.streams import sequences
+    from dashboards.streams import sequences, watchers
 
     sequences.reset()
+    watchers.reset()
     yield
     sequences.reset()
+    watchers.reset()

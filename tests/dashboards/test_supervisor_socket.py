@@ -207,3 +207,46 @@ async def test_unknown_request_gets_an_error():
     await ws.send_json_to({"type": "drop tables"})
     assert "unknown request" in (await receive(ws, "error"))["detail"]
     await ws.disconnect()
+
+
+async def test_with_no_supervisor_watching_a_commit_costs_the_dashboards_no_query_and_no_send():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dashboards import streams
+
+    w = await database_sync_to_async(world)()
+    sent = []
+    original = streams._send
+    streams._send = sent.append
+    try:
+
+        def publish_counting() -> int:
+            case = factories.queued_case(w["channel"], queue=w["q_sales"])
+            with CaptureQueriesContext(connection) as queries:
+                streams._publish(_dirty(queues=[w["q_sales"].pk], cases=[case.pk]))
+            return len(queries)
+
+        assert await database_sync_to_async(publish_counting)() == 0
+        assert sent == []
+        # Somebody watches the team's group (another process's supervisor):
+        # the same change is computed and sent to that group only.
+        group = f"sup.team.{w['q_sales'].team_id}"
+        await sync_to_async(streams.watchers.join)([group])
+        assert await database_sync_to_async(publish_counting)() > 0
+        assert [g for batch in sent for g, _ in batch] == [group]
+        await sync_to_async(streams.watchers.leave)([group])
+        sent.clear()
+        assert await database_sync_to_async(publish_counting)() == 0
+        assert sent == []
+    finally:
+        streams._send = original
+
+
+def _dirty(**marks):
+    from dashboards.streams import Dirty
+
+    dirty = Dirty()
+    for name, ids in marks.items():
+        getattr(dirty, name).update(ids)
+    return dirty
