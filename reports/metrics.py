@@ -52,23 +52,29 @@ DECISION_SECONDS = Histogram(
 )
 
 
-def _observe(outcome: str, case_ids: list[int], now: datetime) -> None:
+def _observe(outcome: str, batch, now: datetime) -> None:
+    """Count a batch of decisions and how long each case had waited: from the
+    event (the router sends it), or read for the events that lack it."""
     from cases.models import Case
 
-    waited = dict(Case.objects.filter(pk__in=case_ids).values_list("pk", "queued_at"))
-    for case_id in case_ids:
-        DECISIONS.labels(outcome).inc()
-        since = waited.get(case_id)
+    waited = {e.case_id: e.queued_at for e in batch if e.queued_at is not None}
+    missing = [e.case_id for e in batch if e.queued_at is None]
+    if missing:
+        waited.update(Case.objects.filter(pk__in=missing).values_list("pk", "queued_at"))
+    DECISIONS.labels(outcome).inc(len(batch))
+    seconds = DECISION_SECONDS.labels(outcome)
+    for event in batch:
+        since = waited.get(event.case_id)
         if since is not None:
-            DECISION_SECONDS.labels(outcome).observe(max(0.0, (now - since).total_seconds()))
+            seconds.observe(max(0.0, (now - since).total_seconds()))
 
 
 def count_offers_made(batch) -> None:
-    _observe("offer", [e.case_id for e in batch], timezone.now())
+    _observe("offer", batch, timezone.now())
 
 
 def count_assignments(batch) -> None:
-    _observe("assignment", [e.case_id for e in batch], timezone.now())
+    _observe("assignment", batch, timezone.now())
 
 
 class DatabaseCollector(Collector):

@@ -1,6 +1,7 @@
 """Events the router publishes on commit."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from config.events import Event
 
@@ -10,6 +11,7 @@ class OfferCreated(Event):
     offer_id: int
     case_id: int
     agent_id: int
+    queued_at: datetime | None = None  # when the case began waiting (metrics: time to decision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class CaseAssigned(Event):
     case_id: int
     agent_id: int
     queue_id: int | None
+    queued_at: datetime | None = None  # when the case began waiting
 
 
 @dataclass(frozen=True, slots=True)

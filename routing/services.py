@@ -261,6 +261,7 @@ def _lock_waiting(
             "first_assigned_at",
             "assignee_id",
             "updated_at",
+            "queued_at",
         )[:limit]
     )
 
@@ -459,10 +460,14 @@ def _apply(
     for offer in offers:
         case = offer.case
         if offer.status == Offer.Status.PENDING:
-            published.append(OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id))
+            published.append(
+                OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, queued_at=case.queued_at)
+            )
             out.append(offer)
         else:
-            published.append(CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id))
+            published.append(
+                CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id, queued_at=case.queued_at)
+            )
             out.append(case)
         published.append(_status_event(case))
     publish_many_on_commit(published)
@@ -670,7 +675,9 @@ def _assign(*, case: Case, agent: Agent, now: datetime, via: str, actor=None, **
     case.save(update_fields=["status", "assignee", "first_assigned_at", "updated_at"])
     Agent.objects.filter(pk=agent.pk, idle_since__isnull=False).update(idle_since=None)
     record(case=case, kind=CaseEvent.Kind.ASSIGNED, now=now, agent=agent, actor=actor, via=via, **data)
-    publish_on_commit(CaseAssigned(case_id=case.pk, agent_id=agent.pk, queue_id=case.queue_id))
+    publish_on_commit(
+        CaseAssigned(case_id=case.pk, agent_id=agent.pk, queue_id=case.queue_id, queued_at=case.queued_at)
+    )
     publish_on_commit(_status_event(case))
     return case
 

@@ -19,6 +19,10 @@ from config import events
 
 # Statuses that pause or end a clock; any other matters only to a paused clock.
 STOPPING = {"waiting", "wrap_up", "resolved", "closed"}
+# Offered: only a queued case is offered, and queueing already resumed any
+# paused clock (queued is not a stopping status). A router batch of offers
+# costs the SLA app nothing.
+UNCHANGED = {"offered"}
 
 
 def _sync(case_ids) -> None:
@@ -54,7 +58,7 @@ def on_status_changes(batch: list[CaseStatusChanged]) -> None:
     from sla.models import Clock
 
     relevant = [e.case_id for e in batch if e.status in STOPPING]
-    others = [e.case_id for e in batch if e.status not in STOPPING]
+    others = [e.case_id for e in batch if e.status not in STOPPING and e.status not in UNCHANGED]
     if others:
         relevant += list(
             Clock.objects.filter(case_id__in=others, status=Clock.Status.PAUSED).values_list("case_id", flat=True)
