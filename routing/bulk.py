@@ -2,7 +2,10 @@
 
 On PostgreSQL the rows go as one array per column through ``unnest``: one
 statement, a dozen parameters whatever the number of rows, no per-field
-preparation by the ORM. Elsewhere (SQLite in development and tests) it is
+preparation by the ORM. The arrays are bound server-side in binary
+(``binary_cursor``): psycopg packs them in C, where the client-side binding
+Django uses would quote and escape every element in Python (three times
+slower for a router batch). Elsewhere (SQLite in development and tests) it is
 the ORM's ``bulk_create``. Values are given by attribute name (``case_id``),
 already in the form the database takes (no defaults are filled in)."""
 
@@ -11,6 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connection, models
+
+
+def binary_cursor():
+    """A cursor on Django's PostgreSQL connection (same transaction, same
+    execute wrappers) that binds parameters server-side; ``%b`` placeholders
+    send them in binary."""
+    import psycopg
+    from django.db.backends.utils import CursorWrapper
+
+    connection.ensure_connection()
+    return CursorWrapper(psycopg.Cursor(connection.connection), connection)
 
 
 def insert(
@@ -33,7 +47,7 @@ def insert(
         if isinstance(field, models.JSONField):
             values = [None if v is None else Jsonb(v) for v in values]
         columns.append(connection.ops.quote_name(field.column))
-        casts.append(f"%s::{field.db_type(connection)}[]")
+        casts.append(f"%b::{field.db_type(connection)}[]")
         params.append(values)
     table = connection.ops.quote_name(model._meta.db_table)
     returning = ""
@@ -44,6 +58,6 @@ def insert(
         )
     # Names and types come from the model; every value is a parameter.
     sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}){returning}"  # noqa: S608
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(sql, params)
         return {found_key: pk for pk, found_key in cursor.fetchall()} if key else {}
