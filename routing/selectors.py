@@ -149,6 +149,16 @@ def routable_agent_ids(now: datetime, agent_ids: Iterable[int] | None = None) ->
     return [pk for pk, kinds in qs.values_list("pk", "status__channel_kinds") if kinds]
 
 
+def anyone_routable(now: datetime) -> bool:
+    """Whether any agent is present now in a status that enables a channel
+    kind: one indexed look, not a read of every agent."""
+    return (
+        Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
+        .exclude(status__channel_kinds=[])
+        .exists()
+    )
+
+
 def agent_loads(agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Units each agent holds per channel kind: cases it is assigned (also
     while waiting on the customer and in wrap-up) plus offers it has pending."""

@@ -505,7 +505,7 @@ def route_waiting(*, now: datetime, limit: int = BATCH, max_examined: int = 5000
     routable has room — also cases deep in the backlog that only a few agents
     may take. Called by the periodic tick, so nothing waits because a task was
     lost. Returns how many cases were offered or assigned."""
-    if not selectors.routable_agent_ids(now):
+    if not selectors.anyone_routable(now):
         return 0
     routed = examined = 0
     after = None

@@ -263,3 +263,20 @@ def test_longest_idle_counts_from_the_last_case_handed_over():
     got = [services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now()).agent for _ in range(4)]
     assert got.count(ana) == 2 and got.count(ben) == 2  # turns, not all to whoever was idle first
     assert got[0] != got[1]
+
+
+def test_anyone_routable_is_true_only_for_a_present_active_agent_in_a_status_enabling_a_kind(chan, now):
+    from routing.selectors import anyone_routable, routable_agent_ids
+
+    assert not anyone_routable(now)
+    factories.agent("off", presence=factories.status("Break", []))
+    factories.agent("gone", present=False)
+    idle = factories.agent("idle", presence=None)
+    inactive = factories.agent("inactive")
+    inactive.is_active = False
+    inactive.save()
+    assert not anyone_routable(now) and routable_agent_ids(now) == []
+    assert services.route_waiting(now=now) == 0
+    ana = factories.agent("ana", presence=factories.status("Chat", ["web_chat"]))
+    assert anyone_routable(now) and routable_agent_ids(now) == [ana.pk]
+    assert idle.status is None
