@@ -186,3 +186,36 @@ def test_a_pool_older_than_its_time_is_read_again_in_the_background(settings):
     mine = selectors.planning._local.mine
     while mine.refreshing and time.monotonic() < deadline + 10:
         time.sleep(0.01)  # let the background read finish before the database goes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_reads_are_spaced_by_what_the_last_one_cost(settings):
+    """A full read that took a lot of CPU is not repeated every
+    ROUTER_STATE_MS: the next waits REFRESH_SPACING times as long."""
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 50}
+    selectors.planning.clear()
+    chan = factories.channel("web", default_queue=factories.queue("General"))
+    ana = factories.agent("ana", capacity={"api": 1}, total=1)
+    ben = factories.agent("ben", present=False)
+    first = services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
+    assert first is not None and first.agent_id == ana.pk
+    Agent.objects.filter(pk=ben.pk).update(present_until=timezone.now() + timezone.timedelta(minutes=30))
+    case = factories.queued_case(chan)
+    try:
+        selectors.planning.read_cpu = 60.0  # as if the last read took a minute of CPU: next in 20 minutes
+        for _ in range(10):
+            time.sleep(0.06)
+            assert services.route_case(case_id=case.pk, now=timezone.now()) is None  # Ben not seen yet
+        assert not selectors.planning._local.mine.refreshing
+        selectors.planning.read_cpu = 0.0
+        routed, deadline = None, time.monotonic() + 10
+        while routed is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            routed = services.route_case(case_id=case.pk, now=timezone.now())
+        assert routed is not None and routed.agent_id == ben.pk
+    finally:
+        selectors.planning.read_cpu = 0.0
+        mine = selectors.planning._local.mine
+        deadline = time.monotonic() + 10
+        while mine.refreshing and time.monotonic() < deadline:
+            time.sleep(0.01)
