@@ -43,8 +43,7 @@ def group_send_many(sends: list[tuple[str, dict]]) -> None:
         return
 
     async def send_all() -> None:
-        for group, message in sends:
-            await layer.group_send(group, message)
+        await send_many(layer, sends)
 
     try:
         running = asyncio.get_running_loop()
@@ -61,6 +60,71 @@ def group_send_many(sends: list[tuple[str, dict]]) -> None:
         _sender.submit(layer, list(sends))
         return
     async_to_sync(send_all)()
+
+
+async def send_many(layer, sends: list[tuple[str, dict]]) -> None:
+    """``group_send`` for each (group, message), in order. With channels-redis
+    (one Redis), pipelined: every group's members are read in one round trip
+    and every message stored in one more, where ``group_send`` takes two to
+    four round trips per group. The same commands and the same Lua script as
+    channels-redis 4.3's own ``group_send`` (pinned), so capacity, expiry and
+    the message format are its own."""
+    if len(sends) > 1 and _pipelinable(layer):
+        await _redis_send_many(layer, sends)
+        return
+    for group, message in sends:
+        await layer.group_send(group, message)
+
+
+def _pipelinable(layer) -> bool:
+    from channels_redis.core import RedisChannelLayer
+
+    return type(layer) is RedisChannelLayer and layer.ring_size == 1
+
+
+_GROUP_SEND_LUA = """
+    local over_capacity = 0
+    local current_time = ARGV[#ARGV - 1]
+    local expiry = ARGV[#ARGV]
+    for i=1,#KEYS do
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+            redis.call('EXPIRE', KEYS[i], expiry)
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    return over_capacity
+"""
+
+
+async def _redis_send_many(layer, sends: list[tuple[str, dict]]) -> None:
+    import time
+
+    connection = layer.connection(0)
+    now = int(time.time())
+    read = connection.pipeline(transaction=False)
+    for group, _ in sends:
+        assert layer.require_valid_group_name(group), "Group name not valid"
+        key = layer._group_key(group)
+        read.zremrangebyscore(key, min=0, max=now - layer.group_expiry)
+        read.zrange(key, 0, -1)
+    answers = await read.execute()
+    write = connection.pipeline(transaction=False)
+    writes = 0
+    for n, (_, message) in enumerate(sends):
+        channels = [name.decode("utf8") for name in answers[2 * n + 1]]
+        if not channels:
+            continue
+        by_connection, messages, capacities = layer._map_channel_keys_to_connection(channels, message)
+        keys = [key for index in sorted(by_connection) for key in by_connection[index]]
+        for key in keys:
+            write.zremrangebyscore(key, min=0, max=int(time.time()) - int(layer.expiry))
+        args = [messages[key] for key in keys] + [capacities[key] for key in keys] + [time.time(), layer.expiry]
+        write.eval(_GROUP_SEND_LUA, len(keys), *keys, *args)
+        writes += 1
+    if writes:
+        await write.execute()
 
 
 class _Sender:
@@ -104,8 +168,7 @@ class _Sender:
         while True:
             layer, sends = await queue.get()
             try:
-                for group, message in sends:
-                    await layer.group_send(group, message)
+                await send_many(layer, sends)
             except Exception:
                 log.exception("dropped %d channel-layer sends", len(sends))
             finally:
