@@ -21,10 +21,10 @@ def binary_cursor():
     execute wrappers) that binds parameters server-side; ``%b`` placeholders
     send them in binary."""
     import psycopg
-    from django.db.backends.utils import CursorWrapper
 
     connection.ensure_connection()
-    return CursorWrapper(psycopg.Cursor(connection.connection), connection)
+    # Wrapped as Django wraps its own (logged in debug, execute wrappers run).
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
 
 
 def insert(
@@ -38,6 +38,26 @@ def insert(
         objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs)
         return {getattr(obj, key): obj.pk for obj in objs} if key else {}
+    columns, rows_sql, params = unnest(model, attnames, rows)
+    fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
+    table = connection.ops.quote_name(model._meta.db_table)
+    returning = ""
+    if key:
+        key_column = next(f for f in fields if f.attname == key).column
+        returning = (
+            f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}, {connection.ops.quote_name(key_column)}"
+        )
+    # Names and types come from the model; every value is a parameter.
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM {rows_sql}{returning}"  # noqa: S608
+    with binary_cursor() as cursor:
+        cursor.execute(sql, params)
+        return {found_key: pk for pk, found_key in cursor.fetchall()} if key else {}
+
+
+def unnest(model: type[models.Model], attnames: Sequence[str], rows: Sequence[tuple]) -> tuple[str, str, list]:
+    """PostgreSQL: ("col_a, col_b", "unnest(%b::type_a[], %b::type_b[])",
+    one array per column) for ``rows`` (tuples in the order of
+    ``attnames``), types taken from the model's fields."""
     from psycopg.types.json import Jsonb
 
     fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
@@ -49,15 +69,4 @@ def insert(
         columns.append(connection.ops.quote_name(field.column))
         casts.append(f"%b::{field.db_type(connection)}[]")
         params.append(values)
-    table = connection.ops.quote_name(model._meta.db_table)
-    returning = ""
-    if key:
-        key_column = next(f for f in fields if f.attname == key).column
-        returning = (
-            f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}, {connection.ops.quote_name(key_column)}"
-        )
-    # Names and types come from the model; every value is a parameter.
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}){returning}"  # noqa: S608
-    with binary_cursor() as cursor:
-        cursor.execute(sql, params)
-        return {found_key: pk for pk, found_key in cursor.fetchall()} if key else {}
+    return ", ".join(columns), f"unnest({', '.join(casts)})", params

@@ -56,7 +56,17 @@ def record(offers: Iterable[Offer], notes: dict[int, core.Why], now: datetime, *
     """Keep each offer's reasoning (one insert for the batch). The final
     decision is made again on the chosen agents' fresh state: where it went
     to someone else than planned, the explanation says so."""
-    rows = []
+    data = dict(rows(offers, notes, pulled_by=pulled_by))
+    bulk.insert(
+        Explanation,
+        ("offer_id", "created_at", "data"),
+        [(o.pk, now, data[o.case_id]) for o in offers if o.case_id in data],
+    )
+
+
+def rows(offers: Iterable[Offer], notes: dict[int, core.Why], *, pulled_by: int | None) -> list[tuple[int, dict]]:
+    """(case id, explanation data) of each offer whose reasoning was noted."""
+    out = []
     for offer in offers:
         why = notes.get(offer.case_id)
         if why is None:
@@ -68,8 +78,8 @@ def record(offers: Iterable[Offer], notes: dict[int, core.Why], now: datetime, *
             data["replanned"] = True  # the planned agent was busy or full when locked
         if pulled_by is not None:
             data["pulled_by"] = pulled_by  # the agent gained room and pulled the case
-        rows.append((offer.pk, now, data))
-    bulk.insert(Explanation, ("offer_id", "created_at", "data"), rows)
+        out.append((offer.case_id, data))
+    return out
 
 
 def purge(now: datetime, *, limit: int = 10_000) -> int:

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, Q, Value
 from django.db.models.functions import Coalesce
 
@@ -33,7 +33,7 @@ from config.api import DomainError, Invalid, NotFound
 from config.events import publish_many_on_commit, publish_on_commit
 from routing import bulk, core, explain, selectors
 from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
-from routing.models import DeclineReason, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
+from routing.models import DeclineReason, Explanation, Offer, OverflowStep, Queue, RoutingRule, RoutingSettings
 
 log = logging.getLogger(__name__)
 
@@ -400,61 +400,17 @@ def _apply(
                     data={"expires_at": offer.expires_at.isoformat(), **why},
                 )
             )
-    ids = bulk.insert(
-        Offer,
-        _OFFER_COLUMNS,
-        [
-            (
-                o.case_id,
-                o.agent_id,
-                o.channel_kind,
-                o.status,
-                o.created_at,
-                o.expires_at,
-                o.responded_at,
-                o.decline_reason,
-                o.units,
-                o.may_interrupt,
-            )
-            for o in offers
-        ],
-        key="case_id",
-    )
+    if connection.vendor == "postgresql":
+        ids = _write_in_one_statement(offers, events, assigned, decisions, now, notes, pulled_by)
+    else:
+        ids = _write(cases, offers, events, assigned, decisions, now)
     for offer, event in zip(offers, events, strict=True):
         offer.pk = ids[offer.case_id]
         offer._state.adding = False
         if event.kind == CaseEvent.Kind.OFFERED:
             event.data["offer_id"] = offer.pk
-    if notes:
+    if notes and connection.vendor != "postgresql":
         explain.record(offers, notes, now, pulled_by=pulled_by)
-    # A few set-based updates rather than one CASE per column and row.
-    decided = [d.case_id for d in decisions]
-    offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
-    at = Value(now, output_field=DateTimeField())
-    if offered:
-        Case.objects.filter(pk__in=offered).update(
-            status=CaseStatus.OFFERED, updated_at=now, first_offered_at=Coalesce("first_offered_at", at)
-        )
-    by_agent: dict[int, list[int]] = {}
-    for case in assigned:
-        by_agent.setdefault(case.assignee_id, []).append(case.pk)
-    for agent_id, ids in by_agent.items():
-        Case.objects.filter(pk__in=ids).update(
-            status=CaseStatus.ASSIGNED,
-            assignee_id=agent_id,
-            updated_at=now,
-            first_offered_at=Coalesce("first_offered_at", at),
-            first_assigned_at=Coalesce("first_assigned_at", at),
-        )
-    bulk.insert(
-        CaseEvent,
-        ("case_id", "kind", "agent_id", "actor_id", "data", "created_at"),
-        [(e.case_id, e.kind, e.agent_id, None, e.data, e.created_at) for e in events],
-    )
-    # Longest idle counts from the last case handed to the agent.
-    Agent.objects.filter(pk__in={d.agent_id for d in decisions}).update(last_routed_at=now)
-    if assigned:
-        Agent.objects.filter(pk__in={c.assignee_id for c in assigned}, idle_since__isnull=False).update(idle_since=None)
     out: list[Offer | Case] = []
     published: list = []
     for offer in offers:
@@ -472,6 +428,125 @@ def _apply(
         published.append(_status_event(case))
     publish_many_on_commit(published)
     return out
+
+
+def _offer_row(o: Offer) -> tuple:
+    return (
+        o.case_id,
+        o.agent_id,
+        o.channel_kind,
+        o.status,
+        o.created_at,
+        o.expires_at,
+        o.responded_at,
+        o.decline_reason,
+        o.units,
+        o.may_interrupt,
+    )
+
+
+_EVENT_COLUMNS = ("case_id", "kind", "agent_id", "actor_id", "data", "created_at")
+
+
+def _write(cases, offers, events, assigned, decisions, now) -> dict[int, int]:
+    """The batch's writes through the ORM (SQLite): offers, case statuses,
+    the timeline, the agents' last routing time. Returns {case id: offer id}."""
+    ids = bulk.insert(Offer, _OFFER_COLUMNS, [_offer_row(o) for o in offers], key="case_id")
+    # A few set-based updates rather than one CASE per column and row.
+    decided = [d.case_id for d in decisions]
+    offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
+    at = Value(now, output_field=DateTimeField())
+    if offered:
+        Case.objects.filter(pk__in=offered).update(
+            status=CaseStatus.OFFERED, updated_at=now, first_offered_at=Coalesce("first_offered_at", at)
+        )
+    by_agent: dict[int, list[int]] = {}
+    for case in assigned:
+        by_agent.setdefault(case.assignee_id, []).append(case.pk)
+    for agent_id, pks in by_agent.items():
+        Case.objects.filter(pk__in=pks).update(
+            status=CaseStatus.ASSIGNED,
+            assignee_id=agent_id,
+            updated_at=now,
+            first_offered_at=Coalesce("first_offered_at", at),
+            first_assigned_at=Coalesce("first_assigned_at", at),
+        )
+    for offer, event in zip(offers, events, strict=True):
+        if event.kind == CaseEvent.Kind.OFFERED:
+            event.data["offer_id"] = ids[offer.case_id]
+    bulk.insert(
+        CaseEvent, _EVENT_COLUMNS, [(e.case_id, e.kind, e.agent_id, None, e.data, e.created_at) for e in events]
+    )
+    # Longest idle counts from the last case handed to the agent.
+    Agent.objects.filter(pk__in={d.agent_id for d in decisions}).update(last_routed_at=now)
+    if assigned:
+        Agent.objects.filter(pk__in={c.assignee_id for c in assigned}, idle_since__isnull=False).update(idle_since=None)
+    return ids
+
+
+def _write_in_one_statement(offers, events, assigned, decisions, now, notes, pulled_by) -> dict[int, int]:
+    """The same writes on PostgreSQL as one statement (data-modifying CTEs):
+    the offers, their explanations, the timeline (an offer's event names its
+    new id), the case statuses and the agents' last routing time, in one
+    round trip with every value bound in binary. Returns {case id: offer id}."""
+    from psycopg.types.json import Jsonb
+
+    q = connection.ops.quote_name
+    offer_columns, offer_rows, offer_params = bulk.unnest(Offer, _OFFER_COLUMNS, [_offer_row(o) for o in offers])
+    event_columns, event_rows, event_params = bulk.unnest(
+        CaseEvent, ("case_id", "kind", "agent_id", "data"), [(e.case_id, e.kind, e.agent_id, e.data) for e in events]
+    )
+    status = Case._meta.get_field("status").db_type(connection)
+    case_table, event_table = q(Case._meta.db_table), q(CaseEvent._meta.db_table)
+    agent_table, offer_table = q(Agent._meta.db_table), q(Offer._meta.db_table)
+    params: list = [*offer_params]
+    explained = ""
+    if notes:
+        explanations = explain.rows(offers, notes, pulled_by=pulled_by)
+        if explanations:
+            explained = f"""
+            , x AS (
+                INSERT INTO {q(Explanation._meta.db_table)} (offer_id, created_at, data)
+                SELECT o.id, %b::timestamptz, d.data
+                  FROM o JOIN unnest(%b::bigint[], %b::jsonb[]) AS d (case_id, data) USING (case_id)
+            )"""  # noqa: S608 (the table name comes from the model)
+            params += [now, [c for c, _ in explanations], [Jsonb(d) for _, d in explanations]]
+    params += [now, *event_params]
+    params += [now, now, now, [c.pk for c in (o.case for o in offers)], [c.status for c in (o.case for o in offers)]]
+    params += [[o.agent_id if o.status == Offer.Status.ACCEPTED else None for o in offers]]
+    params += [now, sorted({c.assignee_id for c in assigned}), sorted({d.agent_id for d in decisions})]
+    # Names and types come from the models; every value is a parameter.
+    sql = f"""
+        WITH o AS (
+            INSERT INTO {offer_table} ({offer_columns}) SELECT * FROM {offer_rows} RETURNING id, case_id
+        ){explained}
+        , e AS (
+            INSERT INTO {event_table} (case_id, kind, agent_id, actor_id, data, created_at)
+            SELECT d.case_id, d.kind, d.agent_id, NULL,
+                   CASE WHEN d.kind = 'offered' THEN d.data || jsonb_build_object('offer_id', o.id) ELSE d.data END,
+                   %b::timestamptz
+              FROM {event_rows} AS d ({event_columns}) JOIN o USING (case_id)
+        )
+        , c AS (
+            UPDATE {case_table} AS t
+               SET status = d.status, assignee_id = COALESCE(d.assignee_id, t.assignee_id), updated_at = %b,
+                   first_offered_at = COALESCE(t.first_offered_at, %b),
+                   first_assigned_at = CASE WHEN d.assignee_id IS NULL THEN t.first_assigned_at
+                                            ELSE COALESCE(t.first_assigned_at, %b) END
+              FROM unnest(%b::bigint[], %b::{status}[], %b::bigint[]) AS d (id, status, assignee_id)
+             WHERE t.id = d.id
+        )
+        , a AS (
+            UPDATE {agent_table}
+               SET last_routed_at = %b::timestamptz,
+                   idle_since = CASE WHEN id = ANY(%b::bigint[]) THEN NULL ELSE idle_since END
+             WHERE id = ANY(%b::bigint[])
+        )
+        SELECT case_id, id FROM o
+    """  # noqa: S608
+    with bulk.binary_cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
 
 
 def route_batch(

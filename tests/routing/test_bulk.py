@@ -56,3 +56,85 @@ def test_rows_go_in_whole_and_their_keys_come_back():
     event = CaseEvent.objects.get(case=cases[0], kind="offered")
     assert event.data == {"offer_id": ids[cases[0].pk], "why": ["ñ", 1.5, None]}
     assert bulk.insert(CaseEvent, ("case_id",), []) == {}
+
+
+def _written(case_ids: list[int]) -> dict:
+    """What a routed batch wrote, with offer ids replaced by their case ids."""
+    from agents.models import Agent
+    from cases.models import Case
+    from routing.models import Explanation
+
+    offers = {o.pk: o.case_id for o in Offer.objects.filter(case_id__in=case_ids)}
+    return {
+        "offers": sorted(
+            Offer.objects.filter(case_id__in=case_ids).values_list(
+                "case_id", "agent_id", "channel_kind", "status", "expires_at", "responded_at", "units"
+            )
+        ),
+        "cases": sorted(
+            Case.objects.filter(pk__in=case_ids).values_list(
+                "pk", "status", "assignee_id", "first_offered_at", "first_assigned_at", "updated_at"
+            )
+        ),
+        "events": sorted(
+            (e.case_id, e.kind, e.agent_id, {k: offers.get(v, v) if k == "offer_id" else v for k, v in e.data.items()})
+            for e in CaseEvent.objects.filter(case_id__in=case_ids, kind__in=["offered", "assigned"])
+        ),
+        "explanations": sorted(
+            (offers[x.offer_id], x.data["agent"], x.data["decided_by"])
+            for x in Explanation.objects.filter(offer_id__in=offers)
+        ),
+        "agents": sorted(Agent.objects.values_list("pk", "last_routed_at", "idle_since")),
+    }
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_is_written_in_one_statement_with_what_the_orm_path_writes(monkeypatch):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from routing import selectors, services
+
+    now = timezone.now()
+    chat = factories.channel("web", kind="web_chat", default_queue=factories.queue("Chat"))
+    api = factories.channel("api", kind="api", default_queue=factories.queue("Back office", auto_accept=True))
+    for name in ("ana", "ben", "eva"):
+        factories.agent(name, capacity={"api": 3, "web_chat": 3}, total=6)
+    from agents.models import Agent
+
+    Agent.objects.update(idle_since=now - timedelta(minutes=5))
+    cases = [factories.queued_case(chat) for _ in range(3)] + [factories.queued_case(api) for _ in range(2)]
+    ids = [c.pk for c in cases]
+
+    def route() -> tuple[dict, list[str]]:
+        selectors.planning.clear()
+        with CaptureQueriesContext(connection) as captured:
+            result = services.route_batch(now=now, limit=50)
+        assert len(result.routed) == 5
+        return _written(ids), [q["sql"] for q in captured.captured_queries]
+
+    class Rolled(Exception):
+        pass
+
+    outcomes = []
+    for vendor in ("postgresql", "sqlite"):
+        try:
+            with transaction.atomic():
+                if vendor == "sqlite":  # the ORM path's writes, on the same database
+                    monkeypatch.setattr(services, "connection", type("C", (), {"vendor": "sqlite"})())
+                outcomes.append(route())
+                raise Rolled
+        except Rolled:
+            pass
+    (one_statement, one_statement_sql), (orm, orm_sql) = outcomes
+    assert one_statement == orm
+    writes = [sql for sql in one_statement_sql if sql.lstrip().startswith(("INSERT", "UPDATE", "WITH"))]
+    assert len(writes) == 1 and writes[0].lstrip().startswith("WITH")  # one statement writes the batch
+    assert len([sql for sql in orm_sql if sql.lstrip().startswith(("INSERT", "UPDATE"))]) >= 5
+    statuses = [status for _, status, *_ in one_statement["cases"]]
+    assert statuses.count("offered") == 3 and statuses.count("assigned") == 2
+    assert all(
+        data.get("offer_id") == case_id for case_id, kind, _, data in one_statement["events"] if kind == "offered"
+    )
+    assert len(one_statement["explanations"]) == 5
+    assert {idle for _, routed, idle in one_statement["agents"] if routed == now} <= {None, now - timedelta(minutes=5)}
