@@ -60,13 +60,28 @@ def unnest(model: type[models.Model], attnames: Sequence[str], rows: Sequence[tu
     ``attnames``), types taken from the model's fields."""
     from psycopg.types.json import Jsonb
 
-    fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
-    columns, casts, params = [], [], []
-    for position, field in enumerate(fields):
+    columns, casts, json_positions = _shape(model, tuple(attnames))
+    params = []
+    for position in range(len(attnames)):
         values = [row[position] for row in rows]
-        if isinstance(field, models.JSONField):
+        if position in json_positions:
             values = [None if v is None else Jsonb(v) for v in values]
-        columns.append(connection.ops.quote_name(field.column))
-        casts.append(f"%b::{field.db_type(connection)}[]")
         params.append(values)
-    return ", ".join(columns), f"unnest({', '.join(casts)})", params
+    return columns, casts, params
+
+
+_shapes: dict[tuple, tuple[str, str, frozenset[int]]] = {}
+
+
+def _shape(model: type[models.Model], attnames: tuple[str, ...]) -> tuple[str, str, frozenset[int]]:
+    """Column names, the unnest of typed arrays and which are JSON, worked
+    out once per model and columns."""
+    key = (model, attnames)
+    found = _shapes.get(key)
+    if found is None:
+        fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        casts = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+        json_positions = frozenset(n for n, f in enumerate(fields) if isinstance(f, models.JSONField))
+        found = _shapes[key] = (columns, f"unnest({casts})", json_positions)
+    return found
