@@ -248,14 +248,8 @@ def lock_agent_states(
     """Lock these agents (in id order, skipping those another transaction
     holds) and read their routing state under the lock: two queries. Returns
     the ids locked and the states of those still routable."""
-    qs = (
-        Agent.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=list(agent_ids))
-        .order_by("pk")
-        .values_list(*_AGENT_ROW, "is_active", "present_until")
-    )
     locked, rows = [], []
-    for row in qs:
+    for row in _lock_agents(sorted(agent_ids)):
         locked.append(row[0])
         present_until = row[7]
         if row[6] and row[5] and present_until is not None and present_until > now:
@@ -265,6 +259,36 @@ def lock_agent_states(
     ids = [row[0] for row in rows]
     profile, loads, open_cases = _facts(ids)
     return locked, _states(rows, profile, loads, open_cases, _recent(ids, now, settings))
+
+
+def _lock_agents(ids: list[int]):
+    """Rows of ``_AGENT_ROW`` plus is_active and present_until for these
+    agents, locked in id order, skipping those another transaction holds.
+    On PostgreSQL written SQL (every decision runs it); elsewhere the ORM."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return (
+            Agent.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list(*_AGENT_ROW, "is_active", "present_until")
+        )
+    import json
+
+    q = connection.ops.quote_name
+    status = Agent._meta.get_field("status").related_model._meta.db_table
+    # Names come from the models; the ids are a parameter.
+    sql = f"""
+        SELECT a.id, a.capacity_total, a.idle_since, a.status_since, a.last_routed_at, s.channel_kinds,
+               a.is_active, a.present_until
+          FROM {q(Agent._meta.db_table)} a LEFT JOIN {q(status)} s ON s.id = a.status_id
+         WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE OF a SKIP LOCKED
+    """  # noqa: S608
+    with _cursor() as cursor:
+        cursor.execute(sql, [ids])
+        rows = cursor.fetchall()
+    return [(*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], *row[6:]) for row in rows]
 
 
 def _recent(ids: list[int] | None, now: datetime, settings: RoutingSettings) -> dict[int, int]:
