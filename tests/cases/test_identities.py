@@ -7,6 +7,8 @@ import pytest
 
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 
 @pytest.mark.parametrize(
     "address",

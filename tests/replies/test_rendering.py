@@ -8,6 +8,8 @@ import pytest
 
 from replies.rendering import UnknownVariable, render, variables_in
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 VALUES = {
     "customer.first_name": "María",
     "customer.name": "María López",

@@ -5,6 +5,7 @@ case order ages so nothing starves."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from routing.core import (
     rank_cases,
     score,
 )
+
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
 
 KINDS = ["web_chat", "email", "sms", "phone"]
 SKILLS = ["lang-es", "lang-en", "billing", "tech"]

@@ -4,11 +4,14 @@ from the decision it explains."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 
 from routing.core import AgentPool, Exclusion, Selection, Why, exclusion_reason, plan
 from routing.core.explain import NAMED
 from tests.routing.test_core import _agent, _case, backlogs, cases, pools
+
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
 
 
 @settings(max_examples=300)

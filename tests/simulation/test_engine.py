@@ -11,6 +11,8 @@ from simulation.engine import Simulation, simulate
 from simulation.traffic import HOUR
 from tests.simulation.helpers import agent, arrival, config, doc, scenario
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 
 def test_a_case_goes_to_the_agent_the_core_chooses():
     # Most available: bea has more free chat units than ana.

@@ -22,6 +22,8 @@ from simulation.engine import simulate
 from simulation.erlang import erlang_c, mean_wait
 from simulation.scenario import from_dict
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 AGENTS = 10
 HANDLE = 300.0
 UTILIZATION = 0.8

@@ -13,6 +13,8 @@ from simulation.scenario import from_dict
 from simulation.traffic import HOUR
 from tests.simulation.helpers import agent, arrival, config, doc, scenario
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 SLA = [{"name": "chat", "match_channel_kinds": ["web_chat"], "first_response_minutes": 1}]
 
 

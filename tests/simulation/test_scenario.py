@@ -13,6 +13,8 @@ from simulation.scenario import loads
 from simulation.traffic import HOUR, generate
 from tests.simulation.helpers import agent, doc
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 
 @pytest.mark.parametrize(
     "text, message",

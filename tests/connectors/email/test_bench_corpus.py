@@ -3,8 +3,12 @@ failures: each kind comes out as what it is."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.email import corpus
 from connectors.email.parse import parse_email
+
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
 
 
 def test_every_message_of_the_bench_set_parses_as_what_it_is():

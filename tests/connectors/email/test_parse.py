@@ -10,6 +10,8 @@ import pytest
 from connectors.email.parse import EmailInvalid, decode_header, parse_email
 from connectors.email.quoting import split_quoted
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
+
 
 def _raw(headers: str, body: bytes) -> bytes:
     return headers.replace("\n", "\r\n").encode("ascii") + b"\r\n" + body
