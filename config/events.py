@@ -19,10 +19,12 @@ Where listeners run (``SWITCHBOARD["EVENTS"]``):
 - ``"inline"`` (tests, embedded mode on SQLite): at commit, in the committing
   thread, before ``transaction.atomic`` returns.
 
-Either way a listener that fails is logged and does not stop the others, and
-nothing that must not be lost depends on a listener alone: the periodic tick
-re-finds waiting cases, due SLA clocks and undelivered webhooks from the
-database.
+Either way a listener that fails is logged and does not stop the others.
+Routing and SLA do not depend on a listener alone: the periodic tick
+re-finds waiting cases and due clocks in the database. A process killed
+between a commit and its listeners loses that batch's pushes, metrics and
+webhook deliveries (with delivery at commit the window is the listeners'
+run; with the event thread, also the time the batch waits in the queue).
 """
 
 from __future__ import annotations
