@@ -56,6 +56,46 @@ def post_webhook(server, channel: Channel, body: dict) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         assert response.status == 202, response.read()
+        event_id = json.loads(response.read())["event_id"]
+    _processed(event_id)
+
+
+def _processed(event_id: int) -> None:
+    """Wait until the server has processed the event. On the tests' SQLite
+    (one in-memory database shared by the server's threads, where a write
+    fails at once with "table is locked" while another thread reads it) a
+    page's reads can make the processing fail: it is run again then, as an
+    admin's replay would. Files on disk wait for each other instead."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from connectors.models import InboundEvent
+    from connectors.services import replay_events
+
+    def check() -> tuple[str, str]:
+        try:
+            event = InboundEvent.objects.get(pk=event_id)
+            if event.status == InboundEvent.Status.FAILED and "locked" in event.error:
+                replay_events(event_ids=[event_id], now=timezone.now())
+                event.refresh_from_db()
+            return event.status, event.error
+        finally:
+            connections.close_all()
+
+    deadline = time.monotonic() + 10
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="browser-test-webhook") as pool:
+        while True:
+            try:
+                status, error = pool.submit(check).result()
+            except Exception as exc:  # the check's own read met a lock: look again
+                status, error = "received", str(exc)
+            if status not in ("received", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert status in ("processed", "ignored"), (event_id, status, error)
 
 
 def web_channel_and_agent(username: str = "ana"):
