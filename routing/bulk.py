@@ -39,11 +39,10 @@ def insert(
         model.objects.bulk_create(objs)
         return {getattr(obj, key): obj.pk for obj in objs} if key else {}
     columns, rows_sql, params = unnest(model, attnames, rows)
-    fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
     table = connection.ops.quote_name(model._meta.db_table)
     returning = ""
     if key:
-        key_column = next(f for f in fields if f.attname == key).column
+        key_column = model._meta.get_field(key).column
         returning = (
             f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}, {connection.ops.quote_name(key_column)}"
         )

@@ -52,15 +52,17 @@ def notes() -> dict[int, core.Why] | None:
     return {} if _days() > 0 else None
 
 
-def record(offers: Iterable[Offer], notes: dict[int, core.Why], now: datetime, *, pulled_by: int | None) -> None:
-    """Keep each offer's reasoning (one insert for the batch). The final
-    decision is made again on the chosen agents' fresh state: where it went
-    to someone else than planned, the explanation says so."""
-    data = dict(rows(offers, notes, pulled_by=pulled_by))
+def record(
+    offers: Iterable[Offer], notes: dict[int, core.Why], now: datetime, *, pulled_by: int | None, offer_ids: dict
+) -> None:
+    """Keep each offer's reasoning (one insert for the batch; ``offer_ids``:
+    case id -> the new offer's id). The final decision is made again on the
+    chosen agents' fresh state: where it went to someone else than planned,
+    the explanation says so."""
     bulk.insert(
         Explanation,
         ("offer_id", "created_at", "data"),
-        [(o.pk, now, data[o.case_id]) for o in offers if o.case_id in data],
+        [(offer_ids[case_id], now, data) for case_id, data in rows(offers, notes, pulled_by=pulled_by)],
     )
 
 

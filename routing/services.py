@@ -290,9 +290,7 @@ def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Cas
     if kinds is not None:
         where.append("channel_kind = ANY(%s)")
         params.append(list(kinds))
-    columns = ", ".join(
-        q(Case._meta.get_field(name.removesuffix("_id") if name != "id" else "id").column) for name in _WAITING_FIELDS
-    )
+    columns = ", ".join(q(Case._meta.get_field(name).column) for name in _WAITING_FIELDS)
     # Names come from the model; every value is a parameter.
     sql = (
         f"SELECT {columns} FROM {q(Case._meta.db_table)} WHERE {' AND '.join(where)} "  # noqa: S608
@@ -435,17 +433,11 @@ def _apply(
                     data={"expires_at": offer.expires_at.isoformat(), **why},
                 )
             )
-    if connection.vendor == "postgresql":
-        ids = _write_in_one_statement(offers, events, assigned, decisions, now, notes, pulled_by)
-    else:
-        ids = _write(cases, offers, events, assigned, decisions, now)
-    for offer, event in zip(offers, events, strict=True):
+    write = _write_in_one_statement if connection.vendor == "postgresql" else _write
+    ids = write(cases, offers, events, assigned, decisions, now, notes, pulled_by)
+    for offer in offers:
         offer.pk = ids[offer.case_id]
         offer._state.adding = False
-        if event.kind == CaseEvent.Kind.OFFERED:
-            event.data["offer_id"] = offer.pk
-    if notes and connection.vendor != "postgresql":
-        explain.record(offers, notes, now, pulled_by=pulled_by)
     out: list[Offer | Case] = []
     published: list = []
     for offer in offers:
@@ -483,10 +475,13 @@ def _offer_row(o: Offer) -> tuple:
 _EVENT_COLUMNS = ("case_id", "kind", "agent_id", "actor_id", "data", "created_at")
 
 
-def _write(cases, offers, events, assigned, decisions, now) -> dict[int, int]:
-    """The batch's writes through the ORM (SQLite): offers, case statuses,
-    the timeline, the agents' last routing time. Returns {case id: offer id}."""
+def _write(cases, offers, events, assigned, decisions, now, notes, pulled_by) -> dict[int, int]:
+    """The batch's writes through the ORM (SQLite): offers, their
+    explanations, case statuses, the timeline, the agents' last routing
+    time. Returns {case id: offer id}."""
     ids = bulk.insert(Offer, _OFFER_COLUMNS, [_offer_row(o) for o in offers], key="case_id")
+    if notes:
+        explain.record(offers, notes, now, pulled_by=pulled_by, offer_ids=ids)
     # A few set-based updates rather than one CASE per column and row.
     decided = [d.case_id for d in decisions]
     offered = [c.pk for c in (cases[i] for i in decided) if c.status == CaseStatus.OFFERED]
@@ -519,7 +514,7 @@ def _write(cases, offers, events, assigned, decisions, now) -> dict[int, int]:
     return ids
 
 
-def _write_in_one_statement(offers, events, assigned, decisions, now, notes, pulled_by) -> dict[int, int]:
+def _write_in_one_statement(cases, offers, events, assigned, decisions, now, notes, pulled_by) -> dict[int, int]:
     """The same writes on PostgreSQL as one statement (data-modifying CTEs):
     the offers, their explanations, the timeline (an offer's event names its
     new id), the case statuses and the agents' last routing time, in one
