@@ -162,12 +162,10 @@ def test_an_agent_another_router_is_writing_to_is_skipped_for_the_next_best(kept
     assert offer is not None and offer.agent_id == ben.pk
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_pool_older_than_its_time_is_read_again_in_the_background(settings):
-    """Another process brings Ben online (nothing this process hears of).
-    Once the pool is older than ROUTER_STATE_MS a background thread reads
-    every agent again, and a later batch plans on that."""
-    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 100}
+def _ben_comes_online_elsewhere(settings, state_ms: int):
+    """Ana is full with a first case; another process brings Ben online
+    (nothing this process hears of). Returns Ben and a second waiting case."""
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": state_ms}
     selectors.planning.clear()
     chan = factories.channel("web", default_queue=factories.queue("General"))
     ana = factories.agent("ana", capacity={"api": 1}, total=1)
@@ -175,32 +173,40 @@ def test_a_pool_older_than_its_time_is_read_again_in_the_background(settings):
     first = services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
     assert first is not None and first.agent_id == ana.pk
     Agent.objects.filter(pk=ben.pk).update(present_until=timezone.now() + timezone.timedelta(minutes=30))
+    return ben, factories.queued_case(chan)
 
-    case = factories.queued_case(chan)
-    routed = None
-    deadline = time.monotonic() + 10
+
+def _routed_soon(case):
+    """Route the case again and again for up to 10 s; the offer, or None."""
+    routed, deadline = None, time.monotonic() + 10
     while routed is None and time.monotonic() < deadline:
         time.sleep(0.05)
         routed = services.route_case(case_id=case.pk, now=timezone.now())
+    return routed
+
+
+def _background_read_done():
+    """Let the background read finish before the database goes."""
+    mine, deadline = selectors.planning._local.mine, time.monotonic() + 10
+    while mine.refreshing and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_older_than_its_time_is_read_again_in_the_background(settings):
+    """Once the pool is older than ROUTER_STATE_MS a background thread reads
+    every agent again, and a later batch plans on that."""
+    ben, case = _ben_comes_online_elsewhere(settings, 100)
+    routed = _routed_soon(case)
     assert routed is not None and routed.agent_id == ben.pk
-    mine = selectors.planning._local.mine
-    while mine.refreshing and time.monotonic() < deadline + 10:
-        time.sleep(0.01)  # let the background read finish before the database goes
+    _background_read_done()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_background_reads_are_spaced_by_what_the_last_one_cost(settings):
     """A full read that took a lot of CPU is not repeated every
     ROUTER_STATE_MS: the next waits REFRESH_SPACING times as long."""
-    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 50}
-    selectors.planning.clear()
-    chan = factories.channel("web", default_queue=factories.queue("General"))
-    ana = factories.agent("ana", capacity={"api": 1}, total=1)
-    ben = factories.agent("ben", present=False)
-    first = services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
-    assert first is not None and first.agent_id == ana.pk
-    Agent.objects.filter(pk=ben.pk).update(present_until=timezone.now() + timezone.timedelta(minutes=30))
-    case = factories.queued_case(chan)
+    ben, case = _ben_comes_online_elsewhere(settings, 50)
     try:
         selectors.planning.read_cpu = 60.0  # as if the last read took a minute of CPU: next in 20 minutes
         for _ in range(10):
@@ -208,14 +214,8 @@ def test_background_reads_are_spaced_by_what_the_last_one_cost(settings):
             assert services.route_case(case_id=case.pk, now=timezone.now()) is None  # Ben not seen yet
         assert not selectors.planning._local.mine.refreshing
         selectors.planning.read_cpu = 0.0
-        routed, deadline = None, time.monotonic() + 10
-        while routed is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-            routed = services.route_case(case_id=case.pk, now=timezone.now())
+        routed = _routed_soon(case)
         assert routed is not None and routed.agent_id == ben.pk
     finally:
         selectors.planning.read_cpu = 0.0
-        mine = selectors.planning._local.mine
-        deadline = time.monotonic() + 10
-        while mine.refreshing and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _background_read_done()
