@@ -151,6 +151,12 @@ class Dispatcher:
         self.delivered = 0  # batches delivered (tests and the bench)
 
     def submit(self, batch: list[Event]) -> None:
+        if threading.current_thread() is self._thread:
+            # A listener's own commit (an SLA sync raising an escalation):
+            # delivered at once, after the batch in hand; waiting for room
+            # in a full queue only this thread empties would never end.
+            dispatch_many(batch)
+            return
         with self._lock:
             if self._queue is None or self._pid != os.getpid() or not self._alive():
                 self._start()

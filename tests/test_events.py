@@ -179,3 +179,36 @@ def test_a_full_queue_makes_the_publisher_wait_instead_of_growing(settings):
 
 def test_events_as_dict_is_their_fields():
     assert Pinged(5).as_dict() == {"n": 5}
+
+
+def test_a_listener_that_publishes_from_the_event_thread_never_waits_on_its_own_full_queue(settings):
+    import threading
+
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "EVENTS": "thread"}
+    small = events.Dispatcher(size=1)
+    heard: list[int] = []
+    original = events.dispatch_many
+
+    def listener(batch):
+        heard.extend(e.n for e in batch)
+        if batch[0].n == 1:
+            small.submit([Pinged(2)])  # as a listener's own commit would, with the queue full
+
+    gate = threading.Event()
+
+    def dispatching(batch):
+        if batch[0].n == 1:
+            gate.wait(10)  # hold the first batch until the queue is full
+        listener(batch)
+
+    events.dispatch_many = dispatching
+    try:
+        small.submit([Pinged(1)])
+        small.submit([Pinged(3)])  # the queue (size 1) is full now
+        gate.set()
+        assert small.flush(timeout=10)
+        small.stop()
+    finally:
+        events.dispatch_many = original
+        gate.set()
+    assert heard == [1, 2, 3]
