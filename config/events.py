@@ -65,7 +65,7 @@ _field_names: dict[type, tuple[str, ...]] = {}
 Listener = Callable[[Event], None]
 BatchListener = Callable[[list[Event]], None]
 _listeners: dict[type[Event], list[Listener]] = defaultdict(list)
-_batch_listeners: dict[type[Event], list[BatchListener]] = defaultdict(list)
+_batch_listeners: dict[type[Event] | tuple[type[Event], ...], list[BatchListener]] = defaultdict(list)
 
 
 def subscribe(event_type: type[Event], listener: Listener) -> None:
@@ -73,12 +73,15 @@ def subscribe(event_type: type[Event], listener: Listener) -> None:
         _listeners[event_type].append(listener)
 
 
-def subscribe_batch(event_type: type[Event], listener: BatchListener) -> None:
+def subscribe_batch(event_type: type[Event] | tuple[type[Event], ...], listener: BatchListener) -> None:
     """Receive the events of one type that a service published together
     (``publish_many_on_commit``) as one list; a single event comes as a list
-    of one."""
-    if listener not in _batch_listeners[event_type]:
-        _batch_listeners[event_type].append(listener)
+    of one. With a tuple of types, the events of any of them come as one
+    list, in the order published (a listener that answers several kinds of
+    event with one query and one push per case)."""
+    key = event_type[0] if isinstance(event_type, tuple) and len(event_type) == 1 else event_type
+    if listener not in _batch_listeners[key]:
+        _batch_listeners[key].append(listener)
 
 
 def unsubscribe(event_type: type[Event], listener: Listener) -> None:
@@ -104,11 +107,18 @@ def dispatch_many(batch: list[Event]) -> None:
             except Exception:
                 log.exception("listener %r failed on %s", listener, event)
     for event_type, events in by_type.items():
-        for listener in list(_batch_listeners[event_type]):
-            try:
-                listener(events)
-            except Exception:
-                log.exception("batch listener %r failed on %d %s", listener, len(events), event_type.__name__)
+        _deliver_batch(_batch_listeners.get(event_type, ()), events)
+    for key, listeners in list(_batch_listeners.items()):
+        if isinstance(key, tuple) and any(t in by_type for t in key):
+            _deliver_batch(listeners, [event for event in batch if type(event) in key])
+
+
+def _deliver_batch(listeners: list[BatchListener], events: list[Event]) -> None:
+    for listener in list(listeners):
+        try:
+            listener(events)
+        except Exception:
+            log.exception("batch listener %r failed on %d events", listener, len(events))
 
 
 def _mode() -> str:

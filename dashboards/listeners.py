@@ -33,24 +33,30 @@ def on_offer_closed(event: OfferClosed) -> None:
     )
 
 
-def _case_to_assignee(case_id: int, agent_id: int | None, *, with_messages: bool = False) -> None:
-    if agent_id is None:
+def on_cases_changed(batch: list[CaseAssigned | CaseStatusChanged]) -> None:
+    """Cases assigned or changed reach their assignees' sockets: one push per
+    case and agent however many events the batch holds about it (an
+    auto-accepted case is both assigned and changed), with the case's
+    messages when it was just assigned; one query for the cases, one for
+    those messages, one pipelined send for the whole batch."""
+    wanted: dict[tuple[int, int], bool] = {}  # (case, agent) -> with messages
+    for event in batch:
+        assigned = isinstance(event, CaseAssigned)
+        agent_id = event.agent_id if assigned else event.assignee_id
+        if agent_id is not None:
+            key = (event.case_id, agent_id)
+            wanted[key] = wanted.get(key, False) or assigned
+    if not wanted:
         return
-    case = Case.objects.select_related("customer", "queue").filter(pk=case_id).first()
-    if case is None:
-        return
-    group_send(
-        agent_group(agent_id),
-        {"type": "case.updated", "case": selectors.case_payload(case, with_messages=with_messages)},
+    payloads, messages = selectors.case_payloads(
+        {case_id for case_id, _ in wanted}, with_messages={case_id for (case_id, _), m in wanted.items() if m}
     )
-
-
-def on_case_assigned(event: CaseAssigned) -> None:
-    _case_to_assignee(event.case_id, event.agent_id, with_messages=True)
-
-
-def on_case_status_changed(event: CaseStatusChanged) -> None:
-    _case_to_assignee(event.case_id, event.assignee_id)
+    sends = []
+    for (case_id, agent_id), with_messages in wanted.items():
+        if case_id in payloads:
+            case = {**payloads[case_id], "messages": messages[case_id]} if with_messages else payloads[case_id]
+            sends.append((agent_group(agent_id), {"type": "case.updated", "case": case}))
+    group_send_many(sends)
 
 
 def on_message_added(event: MessageAdded) -> None:
@@ -179,8 +185,7 @@ def connect() -> None:
     events.subscribe(CaseEscalated, on_case_escalated)
     events.subscribe_batch(OfferCreated, on_offers_created)
     events.subscribe(OfferClosed, on_offer_closed)
-    events.subscribe(CaseAssigned, on_case_assigned)
-    events.subscribe(CaseStatusChanged, on_case_status_changed)
+    events.subscribe_batch((CaseAssigned, CaseStatusChanged), on_cases_changed)
     events.subscribe(MessageAdded, on_message_added)
     events.subscribe(MessageStatusChanged, on_message_status_changed)
     events.subscribe(AgentChanged, on_agent_changed)

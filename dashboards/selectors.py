@@ -179,6 +179,24 @@ def case_payload(case: Case, *, with_messages: bool = False) -> dict:
     return data
 
 
+def case_payloads(case_ids: set[int], *, with_messages: set[int] = frozenset()) -> tuple[dict, dict]:
+    """``case_payload`` of each case (id -> payload), and the message
+    payloads of the cases in ``with_messages`` (id -> list, oldest first):
+    two queries for any number of cases."""
+    cases = Case.objects.select_related("customer", "queue").filter(pk__in=list(case_ids))
+    payloads = {case.pk: case_payload(case) for case in cases}
+    messages: dict[int, list[dict]] = {case_id: [] for case_id in with_messages}
+    if with_messages:
+        rows = (
+            Message.objects.filter(case_id__in=list(with_messages))
+            .select_related("author_agent")
+            .order_by("case_id", "created_at", "pk")
+        )
+        for message in rows:
+            messages[message.case_id].append(message_payload(message))
+    return payloads, messages
+
+
 def agent_payload(agent: Agent, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     load = routing_selectors.agent_loads([agent.pk]).get(agent.pk, {})

@@ -212,3 +212,26 @@ def test_a_listener_that_publishes_from_the_event_thread_never_waits_on_its_own_
         events.dispatch_many = original
         gate.set()
     assert heard == [1, 2, 3]
+
+
+@dataclass(frozen=True, slots=True)
+class Ponged(events.Event):
+    n: int
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listener_of_several_types_hears_them_as_one_list_in_the_order_published():
+    heard: list[list[tuple[str, int]]] = []
+
+    def both(evs):
+        heard.append([(e.name, e.n) for e in evs])
+
+    events.subscribe_batch((Pinged, Ponged), both)
+    try:
+        with transaction.atomic():
+            events.publish_many_on_commit([Pinged(1), Ponged(2), Pinged(3)])
+        with transaction.atomic():
+            events.publish_on_commit(Ponged(4))
+    finally:
+        events._batch_listeners[(Pinged, Ponged)].remove(both)
+    assert heard == [[("Pinged", 1), ("Ponged", 2), ("Pinged", 3)], [("Ponged", 4)]]
