@@ -13,18 +13,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import psycopg
 from django.db import connection, models
 
 
-def binary_cursor():
+def binary_cursor(*, prepared: bool = False):
     """A cursor on Django's PostgreSQL connection (same transaction, same
     execute wrappers) that binds parameters server-side; ``%b`` placeholders
-    send them in binary."""
-    import psycopg
+    send them in binary.
 
+    ``prepared``: the router's hot statements. Each is prepared on the
+    server the first time this connection runs it and then only executed
+    (Django turns psycopg's automatic preparing off), and results come back
+    in binary: timestamps and ids are unpacked in C instead of parsed from
+    text. Prepared statements live in the server session, so they need a
+    direct connection or a pooler that supports them (PgBouncer 1.21 on)."""
     connection.ensure_connection()
+    cursor = (_PreparedCursor if prepared else psycopg.Cursor)(connection.connection)
     # Wrapped as Django wraps its own (logged in debug, execute wrappers run).
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    return connection._prepare_cursor(cursor)
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Prepares every statement it runs and asks for binary results."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        prepare = True if prepare is None else prepare
+        return super().execute(query, params, prepare=prepare, binary=True if binary is None else binary)
 
 
 def insert(

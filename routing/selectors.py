@@ -41,12 +41,13 @@ class QueueInfo:
 
 def _cursor():
     """Where the router's raw reads run: on PostgreSQL a cursor binding
-    server-side (an id array packed in C, see ``routing.bulk``)."""
+    server-side (an id array packed in C), each statement prepared once per
+    connection and read in binary (see ``routing.bulk``)."""
     from django.db import connection
 
     from routing import bulk
 
-    return bulk.binary_cursor() if connection.vendor == "postgresql" else connection.cursor()
+    return bulk.binary_cursor(prepared=True) if connection.vendor == "postgresql" else connection.cursor()
 
 
 def among(column: str, ids: Sequence[int]) -> tuple[str, list]:

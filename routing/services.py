@@ -223,7 +223,7 @@ BATCH = 200
 
 @dataclass(slots=True)
 class BatchResult:
-    routed: list[Offer | Case]  # an offer made, or a case assigned at once (auto-accept)
+    routed: list[_NewOffer]  # offers made (accepted at once where the queue auto-accepts)
     examined: int  # waiting cases locked and considered
     last_key: tuple[datetime, int] | None  # (rank, id) of the last case examined
     room_left: bool  # someone routable still had room after this batch
@@ -250,7 +250,7 @@ _WAITING_FIELDS = (
 
 def _lock_waiting(
     *, limit: int, now: datetime, case_ids=None, after: tuple[datetime, int] | None = None, kinds=None
-) -> list[Case]:
+) -> list[Case | _Waiting]:
     """Lock up to ``limit`` of the most urgent waiting cases (by rank, then
     id; after ``after``), skipping those another transaction holds and
     those of queues outside their opening hours."""
@@ -272,9 +272,37 @@ def _lock_waiting(
     )
 
 
-def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Case]:
-    """The same on PostgreSQL as written SQL: the hottest query of a
-    decision, without the ORM compiling it every time."""
+class _Waiting:
+    """A waiting case locked on PostgreSQL, as the router needs it: the
+    columns of ``_WAITING_FIELDS`` as attributes (named as on ``Case``),
+    without a model instance."""
+
+    __slots__ = _WAITING_FIELDS
+
+    def __init__(self, row: tuple) -> None:
+        for name, value in zip(_WAITING_FIELDS, row, strict=True):
+            setattr(self, name, value)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def as_case(self) -> Case:
+        """A ``Case`` with these columns loaded (the others load on access)."""
+        return _loaded(Case, {name: getattr(self, name) for name in _WAITING_FIELDS})
+
+
+def _loaded(model, values: dict):
+    """An instance of ``model`` as if loaded with just these columns (by
+    attname; the others load on access)."""
+    fields = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db("default", fields, [values[name] for name in fields])
+
+
+def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[_Waiting]:
+    """The same on PostgreSQL as a prepared statement: the hottest query of
+    a decision, neither compiled by the ORM nor planned again every time,
+    rows read in binary."""
     q = connection.ops.quote_name
     where, params = [f"{q('status')} = %s"], [CaseStatus.QUEUED.value]
     if closed:
@@ -296,7 +324,9 @@ def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Cas
         f"SELECT {columns} FROM {q(Case._meta.db_table)} WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY route_rank, id LIMIT %s FOR UPDATE SKIP LOCKED"
     )
-    return list(Case.objects.raw(sql, [*params, limit]))
+    with bulk.binary_cursor(prepared=True) as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [_Waiting(row) for row in cursor.fetchall()]
 
 
 def _decide(
@@ -370,39 +400,65 @@ _OFFER_COLUMNS = (
 )
 
 
+class _NewOffer:
+    """An offer a batch makes, before it is written: the values of
+    ``_OFFER_COLUMNS`` (named as on ``Offer``), the case it is for, and its
+    id once written. Plain attributes, not a model instance: a batch makes
+    two hundred of them."""
+
+    __slots__ = (*_OFFER_COLUMNS, "case", "id")
+
+    def __init__(self, case, agent_id: int, *, now: datetime, timeout: int, auto: bool) -> None:
+        self.case = case
+        self.case_id = case.pk
+        self.agent_id = agent_id
+        self.channel_kind = case.channel_kind
+        self.status = Offer.Status.ACCEPTED if auto else Offer.Status.PENDING
+        self.created_at = now
+        self.expires_at = now + timedelta(seconds=timeout)
+        self.responded_at = now if auto else None
+        self.decline_reason = ""
+        self.units = case.units
+        self.may_interrupt = case.may_interrupt
+        self.id = None
+
+    def row(self) -> tuple:
+        return tuple(getattr(self, name) for name in _OFFER_COLUMNS)
+
+    def as_model(self) -> Offer | Case:
+        """What ``route_case`` returns: the offer, or the case where the
+        queue assigned it at once."""
+        case = self.case.as_case() if isinstance(self.case, _Waiting) else self.case
+        if self.status == Offer.Status.ACCEPTED:
+            return case
+        offer = _loaded(Offer, {"id": self.id, **dict(zip(_OFFER_COLUMNS, self.row(), strict=True))})
+        offer.case = case
+        return offer
+
+
 def _apply(
-    cases: dict[int, Case],
+    cases: dict[int, Case | _Waiting],
     decisions: list[core.Decision],
     now: datetime,
     info: dict | None = None,
     notes: dict[int, core.Why] | None = None,
     pulled_by: int | None = None,
-) -> list[Offer | Case]:
+) -> list[_NewOffer]:
     """Write a batch of decisions: offers (or assignments where the queue
-    auto-accepts), case statuses, the timeline, and events after commit."""
+    auto-accepts), case statuses, the timeline, and events after commit.
+    Returns the offers made, with their ids."""
     if not decisions:
         return []
     info = info if info is not None else selectors.queues()
-    offers: list[Offer] = []
-    assigned: list[Case] = []
-    events: list[CaseEvent] = []
+    offers: list[_NewOffer] = []
+    assigned: list = []
+    events: list[tuple] = []  # (case id, kind, agent id, data): the timeline
     for decision in decisions:
         case = cases[decision.case_id]
         agent_id = decision.agent_id
         queue = info.get(case.queue_id) if case.queue_id else None
-        timeout = queue.offer_timeout_seconds if queue else 60
         auto = bool(queue and queue.auto_accepts(case.channel_kind))
-        offer = Offer(
-            case=case,
-            agent_id=agent_id,
-            channel_kind=case.channel_kind,
-            units=case.units,
-            may_interrupt=case.may_interrupt,
-            created_at=now,
-            expires_at=now + timedelta(seconds=timeout),
-            status=Offer.Status.ACCEPTED if auto else Offer.Status.PENDING,
-            responded_at=now if auto else None,
-        )
+        offer = _NewOffer(case, agent_id, now=now, timeout=queue.offer_timeout_seconds if queue else 60, auto=auto)
         offers.append(offer)
         if case.first_offered_at is None:
             case.first_offered_at = now
@@ -413,63 +469,28 @@ def _apply(
             if case.first_assigned_at is None:
                 case.first_assigned_at = now
             assigned.append(case)
-            events.append(
-                CaseEvent(
-                    case=case,
-                    kind=CaseEvent.Kind.ASSIGNED,
-                    agent_id=agent_id,
-                    created_at=now,
-                    data={"via": "auto_accept", **why},
-                )
-            )
+            events.append((case.pk, CaseEvent.Kind.ASSIGNED, agent_id, {"via": "auto_accept", **why}))
         else:
             case.status = CaseStatus.OFFERED
-            events.append(
-                CaseEvent(
-                    case=case,
-                    kind=CaseEvent.Kind.OFFERED,
-                    agent_id=agent_id,
-                    created_at=now,
-                    data={"expires_at": offer.expires_at.isoformat(), **why},
-                )
-            )
+            data = {"expires_at": offer.expires_at.isoformat(), **why}
+            events.append((case.pk, CaseEvent.Kind.OFFERED, agent_id, data))
     write = _write_in_one_statement if connection.vendor == "postgresql" else _write
     ids = write(cases, offers, events, assigned, decisions, now, notes, pulled_by)
-    for offer in offers:
-        offer.pk = ids[offer.case_id]
-        offer._state.adding = False
-    out: list[Offer | Case] = []
     published: list = []
     for offer in offers:
+        offer.id = ids[offer.case_id]
         case = offer.case
         if offer.status == Offer.Status.PENDING:
             published.append(
-                OfferCreated(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, queued_at=case.queued_at)
+                OfferCreated(offer_id=offer.id, case_id=case.pk, agent_id=offer.agent_id, queued_at=case.queued_at)
             )
-            out.append(offer)
         else:
             published.append(
                 CaseAssigned(case_id=case.pk, agent_id=offer.agent_id, queue_id=case.queue_id, queued_at=case.queued_at)
             )
-            out.append(case)
         published.append(_status_event(case))
     publish_many_on_commit(published)
-    return out
-
-
-def _offer_row(o: Offer) -> tuple:
-    return (
-        o.case_id,
-        o.agent_id,
-        o.channel_kind,
-        o.status,
-        o.created_at,
-        o.expires_at,
-        o.responded_at,
-        o.decline_reason,
-        o.units,
-        o.may_interrupt,
-    )
+    return offers
 
 
 _EVENT_COLUMNS = ("case_id", "kind", "agent_id", "actor_id", "data", "created_at")
@@ -479,7 +500,7 @@ def _write(cases, offers, events, assigned, decisions, now, notes, pulled_by) ->
     """The batch's writes through the ORM (SQLite): offers, their
     explanations, case statuses, the timeline, the agents' last routing
     time. Returns {case id: offer id}."""
-    ids = bulk.insert(Offer, _OFFER_COLUMNS, [_offer_row(o) for o in offers], key="case_id")
+    ids = bulk.insert(Offer, _OFFER_COLUMNS, [o.row() for o in offers], key="case_id")
     if notes:
         explain.record(offers, notes, now, pulled_by=pulled_by, offer_ids=ids)
     # A few set-based updates rather than one CASE per column and row.
@@ -501,12 +522,12 @@ def _write(cases, offers, events, assigned, decisions, now, notes, pulled_by) ->
             first_offered_at=Coalesce("first_offered_at", at),
             first_assigned_at=Coalesce("first_assigned_at", at),
         )
-    for offer, event in zip(offers, events, strict=True):
-        if event.kind == CaseEvent.Kind.OFFERED:
-            event.data["offer_id"] = ids[offer.case_id]
-    bulk.insert(
-        CaseEvent, _EVENT_COLUMNS, [(e.case_id, e.kind, e.agent_id, None, e.data, e.created_at) for e in events]
-    )
+    rows = []
+    for case_id, kind, agent_id, data in events:
+        if kind == CaseEvent.Kind.OFFERED:
+            data = {**data, "offer_id": ids[case_id]}
+        rows.append((case_id, kind, agent_id, None, data, now))
+    bulk.insert(CaseEvent, _EVENT_COLUMNS, rows)
     # Longest idle counts from the last case handed to the agent.
     Agent.objects.filter(pk__in={d.agent_id for d in decisions}).update(last_routed_at=now)
     if assigned:
@@ -515,17 +536,16 @@ def _write(cases, offers, events, assigned, decisions, now, notes, pulled_by) ->
 
 
 def _write_in_one_statement(cases, offers, events, assigned, decisions, now, notes, pulled_by) -> dict[int, int]:
-    """The same writes on PostgreSQL as one statement (data-modifying CTEs):
-    the offers, their explanations, the timeline (an offer's event names its
-    new id), the case statuses and the agents' last routing time, in one
-    round trip with every value bound in binary. Returns {case id: offer id}."""
+    """The same writes on PostgreSQL as one prepared statement
+    (data-modifying CTEs): the offers, their explanations, the timeline (an
+    offer's event names its new id), the case statuses and the agents' last
+    routing time, in one round trip with every value bound in binary.
+    Returns {case id: offer id}."""
     from psycopg.types.json import Jsonb
 
     q = connection.ops.quote_name
-    offer_columns, offer_rows, offer_params = bulk.unnest(Offer, _OFFER_COLUMNS, [_offer_row(o) for o in offers])
-    event_columns, event_rows, event_params = bulk.unnest(
-        CaseEvent, ("case_id", "kind", "agent_id", "data"), [(e.case_id, e.kind, e.agent_id, e.data) for e in events]
-    )
+    offer_columns, offer_rows, offer_params = bulk.unnest(Offer, _OFFER_COLUMNS, [o.row() for o in offers])
+    event_columns, event_rows, event_params = bulk.unnest(CaseEvent, ("case_id", "kind", "agent_id", "data"), events)
     status = Case._meta.get_field("status").db_type(connection)
     case_table, event_table = q(Case._meta.db_table), q(CaseEvent._meta.db_table)
     agent_table, offer_table = q(Agent._meta.db_table), q(Offer._meta.db_table)
@@ -542,7 +562,7 @@ def _write_in_one_statement(cases, offers, events, assigned, decisions, now, not
             )"""  # noqa: S608 (the table name comes from the model)
             params += [now, [c for c, _ in explanations], [Jsonb(d) for _, d in explanations]]
     params += [now, *event_params]
-    params += [now, now, now, [c.pk for c in (o.case for o in offers)], [c.status for c in (o.case for o in offers)]]
+    params += [now, now, now, [o.case_id for o in offers], [o.case.status for o in offers]]
     params += [[o.agent_id if o.status == Offer.Status.ACCEPTED else None for o in offers]]
     params += [now, sorted({c.assignee_id for c in assigned}), sorted({d.agent_id for d in decisions})]
     # Names and types come from the models; every value is a parameter.
@@ -574,7 +594,7 @@ def _write_in_one_statement(cases, offers, events, assigned, decisions, now, not
         )
         SELECT case_id, id FROM o
     """  # noqa: S608
-    with bulk.binary_cursor() as cursor:
+    with bulk.binary_cursor(prepared=True) as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
@@ -602,7 +622,7 @@ def route_case(*, case_id: int, now: datetime) -> Offer | Case | None:
     it at once where the queue auto-accepts). None when nobody may take it
     now, the case is not waiting, or another router holds it."""
     result = route_batch(now=now, limit=1, case_ids=[case_id])
-    return result.routed[0] if result.routed else None
+    return result.routed[0].as_model() if result.routed else None
 
 
 def route_waiting(*, now: datetime, limit: int = BATCH, max_examined: int = 5000) -> int:
