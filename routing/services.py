@@ -460,6 +460,7 @@ def _apply(
         auto = bool(queue and queue.auto_accepts(case.channel_kind))
         offer = _NewOffer(case, agent_id, now=now, timeout=queue.offer_timeout_seconds if queue else 60, auto=auto)
         offers.append(offer)
+        case.updated_at = now
         if case.first_offered_at is None:
             case.first_offered_at = now
         why = {"continuity": True} if decision.continuity else {}

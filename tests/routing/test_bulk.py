@@ -138,3 +138,35 @@ def test_on_postgresql_a_batch_is_written_in_one_statement_with_what_the_orm_pat
     )
     assert len(one_statement["explanations"]) == 5
     assert {idle for _, routed, idle in one_statement["agents"] if routed == now} <= {None, now - timedelta(minutes=5)}
+
+
+def test_route_case_returns_what_it_wrote():
+    """The offer (or case, where the queue assigns at once) that route_case
+    returns is built from the values the batch wrote, not read back: it
+    must be what the database holds."""
+    from django.forms.models import model_to_dict
+
+    from cases.models import Case
+    from routing import services
+
+    now = timezone.now()
+    chat = factories.channel("web", kind="web_chat", default_queue=factories.queue("Chat"))
+    api = factories.channel("api", kind="api", default_queue=factories.queue("Back office", auto_accept=True))
+    factories.agent("ana", capacity={"api": 3, "web_chat": 3}, total=6)
+    offered, assigned = factories.queued_case(chat, units=2), factories.queued_case(api)
+
+    offer = services.route_case(case_id=offered.pk, now=now)
+    assert isinstance(offer, Offer) and offer.pk is not None
+    assert model_to_dict(offer) == model_to_dict(Offer.objects.get(pk=offer.pk))
+    assert offer.case.pk == offered.pk and offer.case.status == "offered" and offer.case.subject == offered.subject
+
+    case = services.route_case(case_id=assigned.pk, now=now)
+    assert isinstance(case, Case)
+    fresh = Case.objects.get(pk=assigned.pk)
+    assert (case.status, case.assignee_id, case.first_assigned_at, case.updated_at) == (
+        "assigned",
+        fresh.assignee_id,
+        now,
+        fresh.updated_at,
+    )
+    assert model_to_dict(case) == model_to_dict(fresh)
