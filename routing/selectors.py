@@ -39,7 +39,7 @@ class QueueInfo:
         return self.auto_accept or channel_kind in self.auto_accept_channel_kinds
 
 
-def _cursor():
+def fast_cursor():
     """Where the router's raw reads run: on PostgreSQL a cursor binding
     server-side (an id array packed in C), each statement prepared once per
     connection and read in binary (see ``routing.bulk``)."""
@@ -286,7 +286,7 @@ def _lock_agents(ids: list[int]):
           FROM {q(Agent._meta.db_table)} a LEFT JOIN {q(status)} s ON s.id = a.status_id
          WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE OF a SKIP LOCKED
     """  # noqa: S608
-    with _cursor() as cursor:
+    with fast_cursor() as cursor:
         cursor.execute(sql, [ids])
         rows = cursor.fetchall()
     return [(*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], *row[6:]) for row in rows]
@@ -368,7 +368,7 @@ def _facts(
     queue_ids: dict[int, set[int]] = defaultdict(set)
     loads: dict[int, dict[str, int]] = defaultdict(dict)
     counts: dict[int, int] = defaultdict(int)
-    with _cursor() as cursor:
+    with fast_cursor() as cursor:
         cursor.execute(sql, params)
         for tag, agent_id, name, value, n in cursor.fetchall():
             if tag == 1:
@@ -424,17 +424,19 @@ class _Planning:
     - When the pool is older than ``ROUTER_STATE_MS``, a background thread
       reads every agent and the planning thread takes the new pool at its next
       batch: no decision waits for a full read, but the first. Reads are
-      spaced by at least ``REFRESH_SPACING`` times the CPU the last one took,
-      so that however many agents there are, the background reads cost a
-      router at most about 5 % of a core (what it writes is decided on the
-      chosen agents' states read under their locks either way).
+      spaced by at least ``REFRESH_SPACING`` times as long as the last one
+      took (its own CPU and the database's work summing every agent's held
+      cases and pending offers), so that however many agents and how much
+      work there is, the background reads cost a router and the database at
+      most about 5 % of a core each (what it writes is decided on the chosen
+      agents' states read under their locks either way).
     - ``clear`` (memberships, settings) makes every thread read all anew."""
 
     LOG_LIMIT = 10_000
     REFRESH_SPACING = 20
 
     def __init__(self) -> None:
-        self.read_cpu = 0.0  # CPU seconds the last full read in the background took
+        self.read_seconds = 0.0  # seconds the last full read in the background took (the longer of wall and CPU)
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
@@ -463,7 +465,7 @@ class _Planning:
             mine.pool.remove(set(changed) - {state.agent_id for state in states})
             mine.pool.update(states)
             mine.seen = seen
-        spacing = max(ttl, self.REFRESH_SPACING * self.read_cpu)
+        spacing = max(ttl, self.REFRESH_SPACING * self.read_seconds)
         if time.monotonic() - mine.loaded_at >= spacing and not mine.refreshing:
             mine.refreshing = True
             self._refresh_later(mine, settings, key)
@@ -533,7 +535,7 @@ class _Planning:
                 started, cpu = time.monotonic(), time.thread_time()
                 pool = AgentPool(agent_states(timezone.now(), settings=settings))
                 mine.ready = (pool, started, seen, key)
-                self.read_cpu = time.thread_time() - cpu
+                self.read_seconds = max(time.thread_time() - cpu, time.monotonic() - started)
             except Exception:
                 log.exception("reading agents' routing state failed; the router reads it itself next time")
                 mine.loaded_at = float("-inf")
@@ -576,7 +578,7 @@ def _case_facts(ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, se
         UNION ALL
         SELECT 2, case_id, '', agent_id FROM {Offer._meta.db_table} WHERE {by_case} AND status IN (%s, %s)
     """  # noqa: S608
-    with _cursor() as cursor:
+    with fast_cursor() as cursor:
         cursor.execute(sql, [*one, *one, Offer.Status.DECLINED, Offer.Status.TIMED_OUT])
         for tag, case_id, name, value in cursor.fetchall():
             if tag == 1:
