@@ -275,8 +275,6 @@ def _lock_agents(ids: list[int]):
             .order_by("pk")
             .values_list(*_AGENT_ROW, "is_active", "present_until")
         )
-    import json
-
     q = connection.ops.quote_name
     status = Agent._meta.get_field("status").related_model._meta.db_table
     # Names come from the models; the ids are a parameter.
@@ -286,10 +284,9 @@ def _lock_agents(ids: list[int]):
           FROM {q(Agent._meta.db_table)} a LEFT JOIN {q(status)} s ON s.id = a.status_id
          WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE OF a SKIP LOCKED
     """  # noqa: S608
-    with fast_cursor() as cursor:
+    with fast_cursor() as cursor:  # binary results: channel_kinds (jsonb) comes back as a list
         cursor.execute(sql, [ids])
-        rows = cursor.fetchall()
-    return [(*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], *row[6:]) for row in rows]
+        return cursor.fetchall()
 
 
 def _recent(ids: list[int] | None, now: datetime, settings: RoutingSettings) -> dict[int, int]:
