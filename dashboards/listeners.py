@@ -20,7 +20,7 @@ from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreate
 
 def on_offers_created(batch: list[OfferCreated]) -> None:
     """Offers reach their agents' sockets: one query for a router's whole batch."""
-    payloads = selectors.offer_payloads([event.offer_id for event in batch])
+    payloads = selectors.offer_payloads([(event.offer_id, event.case_id) for event in batch])
     group_send_many(
         [(agent_group(agent_id), {"type": "offer.created", "offer": payload}) for agent_id, payload in payloads]
     )

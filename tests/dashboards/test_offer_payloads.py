@@ -34,7 +34,7 @@ def test_batch_payloads_say_what_the_single_payload_says():
     offers = [services.route_case(case_id=c.pk, now=now) for c in (vip, plain)]
     assert all(isinstance(o, Offer) for o in offers)
 
-    batch = selectors.offer_payloads([o.pk for o in offers])
+    batch = selectors.offer_payloads([(o.pk, o.case_id) for o in offers])
     assert sorted((agent_id, p["id"]) for agent_id, p in batch) == sorted((o.agent_id, o.pk) for o in offers)
     for _, payload in batch:
         offer = Offer.objects.select_related("case__customer", "case__queue").get(pk=payload["id"])
