@@ -264,7 +264,8 @@ class Offer(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="offers")
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
+    # Looked up by offer_agent_status_idx (agent, status): no index of its own.
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers", db_index=False)
     channel_kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField()
