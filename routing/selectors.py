@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, IntegerField, JSONField, Q, Sum
+from django.db.models.expressions import RawSQL
 
 from agents.models import Agent, AgentCapacity, AgentSkill
 from cases.models import HELD_STATUSES, Case, CaseSkill, CaseStatus
@@ -221,6 +222,15 @@ class _Profile:
 _AGENT_ROW = ("pk", "capacity_total", "idle_since", "status_since", "last_routed_at", "status__channel_kinds")
 
 
+def counted_loads() -> bool:
+    """Whether agents' loads are kept on their rows (PostgreSQL: the columns
+    ``load_units`` and ``load_items``, kept by triggers; see routing
+    migration 0007) rather than summed from their cases and offers."""
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
 def agent_states(
     now: datetime,
     agent_ids: Iterable[int] | None = None,
@@ -234,12 +244,19 @@ def agent_states(
     scoped = agent_ids is not None
     if scoped:
         qs = qs.filter(pk__in=list(agent_ids))
-    rows = [row for row in qs.values_list(*_AGENT_ROW) if row[5]]
+    counted = counted_loads()
+    if counted:
+        qs = _with_kept_loads(qs)
+    rows = [row for row in qs.values_list(*_AGENT_ROW, *(("kept_units", "kept_items") if counted else ())) if row[5]]
     if not rows:
         return []
     settings = settings or routing_settings()
     ids = [row[0] for row in rows]
-    profile, loads, open_cases = _facts(ids, everyone=not scoped)
+    if counted:
+        profile, _, _ = _facts(ids, everyone=not scoped, loads=False)
+        loads, open_cases = _kept(rows)
+    else:
+        profile, loads, open_cases = _facts(ids, everyone=not scoped)
     return _states(rows, profile, loads, open_cases, _recent(ids if scoped else None, now, settings))
 
 
@@ -248,24 +265,71 @@ def lock_agent_states(
 ) -> tuple[list[int], list[AgentState]]:
     """Lock these agents (in id order, skipping those another transaction
     holds) and read their routing state under the lock: two queries. Returns
-    the ids locked and the states of those still routable."""
+    the ids locked and the states of those still routable. On PostgreSQL
+    their loads come with the lock, from their rows."""
     locked, rows = [], []
     for row in _lock_agents(sorted(agent_ids)):
         locked.append(row[0])
         present_until = row[7]
         if row[6] and row[5] and present_until is not None and present_until > now:
-            rows.append(row[:6])
+            rows.append(row[:6] + row[8:])
     if not rows:
         return locked, []
     ids = [row[0] for row in rows]
-    profile, loads, open_cases = _facts(ids)
+    if counted_loads():
+        profile, _, _ = _facts(ids, loads=False)
+        loads, open_cases = _kept(rows)
+    else:
+        profile, loads, open_cases = _facts(ids)
     return locked, _states(rows, profile, loads, open_cases, _recent(ids, now, settings))
+
+
+def _with_kept_loads(qs):
+    """``qs`` of agents with their kept loads as ``kept_units`` and ``kept_items``."""
+    table = Agent._meta.db_table  # the columns are not model fields (see counted_loads)
+    return qs.annotate(
+        kept_units=RawSQL(f"{table}.load_units", [], output_field=JSONField()),  # noqa: S611 (no input)
+        kept_items=RawSQL(f"{table}.load_items", [], output_field=IntegerField()),  # noqa: S611 (no input)
+    )
+
+
+def load_drift() -> dict[int, dict]:
+    """Agents whose kept loads differ from the sums of their held cases and
+    pending offers: id -> {"kept": (units, items), "summed": (units, items)}.
+    Empty where loads are summed anyway (SQLite)."""
+    if not counted_loads():
+        return {}
+    loads, counts = _work(None)
+    drift = {}
+    for pk, units, items in _with_kept_loads(Agent.objects.all()).values_list("pk", "kept_units", "kept_items"):
+        summed = ({k: v for k, v in loads.get(pk, {}).items() if v}, counts.get(pk, 0))
+        if (units, items) != summed:
+            drift[pk] = {"kept": (units, items), "summed": summed}
+    return drift
+
+
+def recount_loads() -> int:
+    """Set every agent's kept loads from the sums; returns how many were
+    wrong. Nothing to do where loads are summed (SQLite)."""
+    from django.db import connection
+
+    if not counted_loads():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT routing_recount_loads()")
+        return cursor.fetchone()[0]
+
+
+def _kept(rows) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Loads and open items from agents' rows (``_AGENT_ROW`` + load_units, load_items)."""
+    return {row[0]: row[6] for row in rows}, {row[0]: row[7] for row in rows}
 
 
 def _lock_agents(ids: list[int]):
     """Rows of ``_AGENT_ROW`` plus is_active and present_until for these
-    agents, locked in id order, skipping those another transaction holds.
-    On PostgreSQL written SQL (every decision runs it); elsewhere the ORM."""
+    agents (and, on PostgreSQL, their load_units and load_items), locked in
+    id order, skipping those another transaction holds. On PostgreSQL
+    written SQL (every decision runs it); elsewhere the ORM."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -277,14 +341,15 @@ def _lock_agents(ids: list[int]):
         )
     q = connection.ops.quote_name
     status = Agent._meta.get_field("status").related_model._meta.db_table
-    # Names come from the models; the ids are a parameter.
+    # Names come from the models; the ids are a parameter. The load columns
+    # are read as of the lock: every change of load updates the row.
     sql = f"""
         SELECT a.id, a.capacity_total, a.idle_since, a.status_since, a.last_routed_at, s.channel_kinds,
-               a.is_active, a.present_until
+               a.is_active, a.present_until, a.load_units, a.load_items
           FROM {q(Agent._meta.db_table)} a LEFT JOIN {q(status)} s ON s.id = a.status_id
          WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE OF a SKIP LOCKED
     """  # noqa: S608
-    with fast_cursor() as cursor:  # binary results: channel_kinds (jsonb) comes back as a list
+    with fast_cursor() as cursor:  # binary results: jsonb comes back as lists and dicts
         cursor.execute(sql, [ids])
         return cursor.fetchall()
 
@@ -297,7 +362,7 @@ def _recent(ids: list[int] | None, now: datetime, settings: RoutingSettings) -> 
 
 def _states(rows, profile, loads, open_cases, recent) -> list[AgentState]:
     states = []
-    for pk, capacity_total, idle_since, status_since, last_routed_at, kinds in rows:
+    for pk, capacity_total, idle_since, status_since, last_routed_at, kinds, *_ in rows:
         p = profile[pk]
         # Idle since the later of: work ran out (or the status began), and
         # the last case the router handed over.
@@ -321,11 +386,12 @@ def _states(rows, profile, loads, open_cases, recent) -> list[AgentState]:
 
 
 def _facts(
-    ids: list[int], *, everyone: bool = False
+    ids: list[int], *, everyone: bool = False, loads: bool = True
 ) -> tuple[dict[int, _Profile], dict[int, dict[str, int]], dict[int, int]]:
     """Profiles and loads of these agents read now, in one query: skills,
     capacities, teams, queues served directly, held cases and pending offers
-    (units and count per channel kind). ``everyone``: read every agent's
+    (units and count per channel kind; not with ``loads=False``, when the
+    caller has them from the agents' rows). ``everyone``: read every agent's
     rows rather than name a thousand ids (the caller keeps what it needs)."""
 
     if not ids:
@@ -340,7 +406,7 @@ def _facts(
         for column in ("s.agent_id", "agent_id", "assignee_id"):
             sql, one = among(column, ids)
             who[column] = f"{sql} AND "
-        params = one * 5
+        params = one * 4
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT 1, s.agent_id, k.name, s.proficiency, 0 FROM {agent_skill} s JOIN {skill} k ON k.id = s.skill_id
@@ -351,14 +417,18 @@ def _facts(
         SELECT 3, agent_id, '', team_id, 0 FROM {teams} WHERE {who["agent_id"]} 1 = 1
         UNION ALL
         SELECT 4, agent_id, '', queue_id, 0 FROM {direct} WHERE {who["agent_id"]} 1 = 1
+    """  # noqa: S608
+    if loads:
+        sql += f"""
         UNION ALL
         SELECT 5, assignee_id, channel_kind, SUM(units), COUNT(*) FROM {Case._meta.db_table}
          WHERE {who["assignee_id"]} status IN ({held}) GROUP BY assignee_id, channel_kind
         UNION ALL
         SELECT 5, agent_id, channel_kind, SUM(units), COUNT(*) FROM {Offer._meta.db_table}
          WHERE {who["agent_id"]} status = %s GROUP BY agent_id, channel_kind
-    """  # noqa: S608
-    params += [str(s) for s in HELD_STATUSES] + (one if not everyone else []) + [Offer.Status.PENDING]
+        """  # noqa: S608
+        mine = [] if everyone else one
+        params += mine + [str(s) for s in HELD_STATUSES] + mine + [Offer.Status.PENDING]
     skills: dict[int, dict[str, int]] = defaultdict(dict)
     capacity: dict[int, dict[str, int]] = defaultdict(dict)
     team_ids: dict[int, set[int]] = defaultdict(set)

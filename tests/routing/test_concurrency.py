@@ -20,7 +20,7 @@ from agents.services import set_status, touch_presence
 from cases.models import HELD_STATUSES, Case, CaseStatus
 from cases.services import resolve_case
 from config.api import DomainError
-from routing import services
+from routing import selectors, services
 from routing.models import Offer
 from tests import factories
 
@@ -154,6 +154,8 @@ def test_routers_in_parallel_keep_every_promise(settings, state_ms):
         cap = {c.channel_kind: c.units for c in agent.capacities.all()}
         assert held + offers <= cap.get("api", 0), agent
         assert held + offers <= agent.capacity_total, agent
+    # the loads the routers decided with (kept on agents' rows by triggers) equal the sums
+    assert selectors.load_drift() == {}
     # never an offer to an agent whose status or presence does not allow the channel
     assert not Offer.objects.filter(agent__in=never_routable + absent).exists()
     # declined or timed-out agents were never offered the same case again

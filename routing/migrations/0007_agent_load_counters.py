@@ -1,0 +1,196 @@
+"""Each agent's load kept on its own row, on PostgreSQL only: units per
+channel kind and open items (held cases plus pending offers), kept by
+triggers on cases and offers in the transaction that changes them.
+
+Why on the agent row: the router locks agents with ``FOR UPDATE SKIP
+LOCKED`` and decides with their loads. Summing their cases and offers took
+a second statement (PostgreSQL's largest cost per assignment in the route
+bench), and could not join the lock's own statement: that would read the
+sums from the snapshot taken before the lock, missing work committed in
+between. A column of the locked row is read as of the lock itself, and every
+change of load updates that row, so it holds the agent's lock until commit.
+
+Why triggers: a case's load changes wherever its status, assignee, units or
+channel kind changes, and an offer's wherever its status does: the router,
+accepts, declines, timeouts, transfers, resolving, wrap-up, merges,
+deletions, the admin. A trigger sees every one of them, the ones not yet
+written included. Statement-level triggers read the whole statement's rows
+(transition tables), so a router's batch of 200 offers updates each of its
+agents once. Agents whose load does not change are not touched (nor
+locked); those that change are locked in id order.
+
+The columns are not model fields: a model's ``save()`` would write back the
+value it read. ``routing_recount_loads()`` sets every agent's columns from
+the sums (``manage.py routing_loads --recount``). SQLite (embedded mode,
+one writer at a time) sums as before.
+"""
+
+from django.db import migrations
+
+# Frozen here: the statuses in which a case holds its assignee's capacity
+# (cases.models.HELD_STATUSES) and an offer's pending status.
+HELD = "('assigned', 'waiting', 'wrap_up')"
+PENDING = "'pending'"
+
+FORWARD = f"""
+ALTER TABLE agents_agent
+    ADD COLUMN load_units jsonb NOT NULL DEFAULT '{{}}'::jsonb,
+    ADD COLUMN load_items integer NOT NULL DEFAULT 0;
+
+-- Apply (agent, kind, units, items) deltas: sum them per agent, lock the agents
+-- whose load changes in id order, and add to their columns. PL/pgSQL, so each
+-- session plans this once (a SQL function would be planned on every call).
+CREATE FUNCTION routing_add_loads(p_agents bigint[], p_kinds text[], p_units bigint[], p_items bigint[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    WITH g AS (
+        SELECT agent_id, kind, sum(u) AS u, sum(i) AS i
+          FROM unnest(p_agents, p_kinds, p_units, p_items) AS t (agent_id, kind, u, i)
+         WHERE agent_id IS NOT NULL
+         GROUP BY agent_id, kind
+    ), d AS MATERIALIZED (
+        SELECT agent_id, jsonb_object_agg(kind, u) FILTER (WHERE u <> 0) AS units, sum(i)::integer AS items
+          FROM g GROUP BY agent_id
+        HAVING bool_or(u <> 0) OR sum(i) <> 0
+    ), locked AS MATERIALIZED (
+        SELECT a.id FROM agents_agent a WHERE a.id IN (SELECT agent_id FROM d) ORDER BY a.id FOR UPDATE OF a
+    )
+    UPDATE agents_agent a
+       SET load_units = (
+               SELECT coalesce(jsonb_object_agg(k, v), '{{}}'::jsonb)
+                 FROM (SELECT k, sum(v) AS v
+                         FROM (SELECT key AS k, value::text::bigint AS v FROM jsonb_each(a.load_units)
+                               UNION ALL
+                               SELECT key, value::text::bigint FROM jsonb_each(d.units)) AS x
+                        GROUP BY k HAVING sum(v) <> 0) AS y),
+           load_items = a.load_items + d.items
+      FROM d
+     WHERE a.id = d.agent_id AND a.id IN (SELECT id FROM locked);
+END $$;
+
+CREATE FUNCTION routing_case_loads() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM routing_add_loads(array_agg(assignee_id), array_agg(channel_kind::text),
+                                  array_agg(units::bigint), array_agg(1::bigint))
+           FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
+         HAVING count(*) > 0;
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM routing_add_loads(array_agg(a), array_agg(k), array_agg(u), array_agg(i))
+           FROM (SELECT assignee_id AS a, channel_kind::text AS k, units::bigint AS u, 1::bigint AS i
+                   FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
+                 UNION ALL
+                 SELECT assignee_id, channel_kind::text, -units::bigint, -1
+                   FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}) AS x
+         HAVING count(*) > 0;
+    ELSE
+        PERFORM routing_add_loads(array_agg(assignee_id), array_agg(channel_kind::text),
+                                  array_agg(-units::bigint), array_agg(-1::bigint))
+           FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
+         HAVING count(*) > 0;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION routing_offer_loads() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM routing_add_loads(array_agg(agent_id), array_agg(channel_kind::text),
+                                  array_agg(units::bigint), array_agg(1::bigint))
+           FROM new_rows WHERE status = {PENDING}
+         HAVING count(*) > 0;
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM routing_add_loads(array_agg(a), array_agg(k), array_agg(u), array_agg(i))
+           FROM (SELECT agent_id AS a, channel_kind::text AS k, units::bigint AS u, 1::bigint AS i
+                   FROM new_rows WHERE status = {PENDING}
+                 UNION ALL
+                 SELECT agent_id, channel_kind::text, -units::bigint, -1
+                   FROM old_rows WHERE status = {PENDING}) AS x
+         HAVING count(*) > 0;
+    ELSE
+        PERFORM routing_add_loads(array_agg(agent_id), array_agg(channel_kind::text),
+                                  array_agg(-units::bigint), array_agg(-1::bigint))
+           FROM old_rows WHERE status = {PENDING}
+         HAVING count(*) > 0;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER routing_case_loads_insert AFTER INSERT ON cases_case
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
+CREATE TRIGGER routing_case_loads_update AFTER UPDATE ON cases_case
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
+CREATE TRIGGER routing_case_loads_delete AFTER DELETE ON cases_case
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
+CREATE TRIGGER routing_offer_loads_insert AFTER INSERT ON routing_offer
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
+CREATE TRIGGER routing_offer_loads_update AFTER UPDATE ON routing_offer
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
+CREATE TRIGGER routing_offer_loads_delete AFTER DELETE ON routing_offer
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
+
+-- Every agent's columns from the sums: run once here, and by
+-- `manage.py routing_loads --recount`. Returns the agents it corrected.
+CREATE FUNCTION routing_recount_loads() RETURNS integer LANGUAGE sql AS $$
+    WITH work AS (
+        SELECT assignee_id AS agent_id, channel_kind AS kind, units FROM cases_case
+         WHERE assignee_id IS NOT NULL AND status IN {HELD}
+        UNION ALL
+        SELECT agent_id, channel_kind, units FROM routing_offer WHERE status = {PENDING}
+    ), per_kind AS (
+        SELECT agent_id, kind, sum(units) AS units, count(*) AS items FROM work GROUP BY agent_id, kind
+    ), summed AS (
+        SELECT a.id,
+               coalesce((SELECT jsonb_object_agg(p.kind, p.units) FROM per_kind p
+                          WHERE p.agent_id = a.id AND p.units <> 0), '{{}}'::jsonb) AS units,
+               coalesce((SELECT sum(p.items) FROM per_kind p WHERE p.agent_id = a.id), 0)::integer AS items
+          FROM agents_agent a
+    ), fixed AS (
+        UPDATE agents_agent a SET load_units = s.units, load_items = s.items
+          FROM summed s
+         WHERE a.id = s.id AND (a.load_units <> s.units OR a.load_items <> s.items)
+        RETURNING a.id
+    )
+    SELECT count(*)::integer FROM fixed
+$$;
+
+SELECT routing_recount_loads();
+"""
+
+BACKWARD = """
+DROP TRIGGER IF EXISTS routing_case_loads_insert ON cases_case;
+DROP TRIGGER IF EXISTS routing_case_loads_update ON cases_case;
+DROP TRIGGER IF EXISTS routing_case_loads_delete ON cases_case;
+DROP TRIGGER IF EXISTS routing_offer_loads_insert ON routing_offer;
+DROP TRIGGER IF EXISTS routing_offer_loads_update ON routing_offer;
+DROP TRIGGER IF EXISTS routing_offer_loads_delete ON routing_offer;
+DROP FUNCTION IF EXISTS routing_recount_loads();
+DROP FUNCTION IF EXISTS routing_case_loads();
+DROP FUNCTION IF EXISTS routing_offer_loads();
+DROP FUNCTION IF EXISTS routing_add_loads(bigint[], text[], bigint[], bigint[]);
+ALTER TABLE agents_agent DROP COLUMN IF EXISTS load_units, DROP COLUMN IF EXISTS load_items;
+"""
+
+
+def _run(schema_editor, sql: str) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(sql)  # no parameters: several statements in one go
+
+
+def forward(apps, schema_editor):
+    _run(schema_editor, FORWARD)
+
+
+def backward(apps, schema_editor):
+    _run(schema_editor, BACKWARD)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("routing", "0006_drop_offer_agent_index"),
+        ("cases", "0008_drop_fk_indexes_led_by_composites"),
+        ("agents", "0004_last_routed_at"),
+    ]
+
+    operations = [migrations.RunPython(forward, backward)]
