@@ -1087,6 +1087,15 @@ def _pgbench_binary() -> str:
     return found
 
 
+def _checkpoint() -> None:
+    """Each measured run starts just after a checkpoint: otherwise one run
+    writes whole pages to the WAL (each page's first change after a
+    checkpoint) that another, started later in the cycle, does not, and the
+    runs' figures differ by that alone."""
+    with _connect("postgres") as conn:
+        conn.execute("CHECKPOINT")
+
+
 def _connect(database: str):
     import psycopg
 
@@ -1202,6 +1211,7 @@ def _pgbench(options: argparse.Namespace, stack: Stack, binary: str) -> dict:
     password = urlsplit(POSTGRES_URL).password
     if password:
         env["PGPASSWORD"] = unquote(password)
+    _checkpoint()
     stack.settle()
     print(f"  pgbench: {' '.join(argv[1:])}", flush=True)
     busy0 = machine_cpu_seconds()
@@ -1277,6 +1287,7 @@ def _run_routers(options: argparse.Namespace, stack: Stack, env: dict[str, str],
             if time.monotonic() > deadline:
                 raise StackError("the router processes were not ready within 120 s")
             time.sleep(0.05)
+        _checkpoint()
         stack.settle()
         cpu0 = {
             "postgres": command_cpu_seconds("postgres"),
