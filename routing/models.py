@@ -292,14 +292,21 @@ class Offer(models.Model):
 class Explanation(models.Model):
     """Why an offer went to its agent: the reasoning the router noted while
     deciding (``routing.core.explain``), kept for
-    ``SWITCHBOARD_EXPLANATION_DAYS``."""
+    ``SWITCHBOARD_EXPLANATION_DAYS``.
 
-    offer = models.OneToOneField(Offer, primary_key=True, on_delete=models.CASCADE, related_name="explanation")
+    Written in the same statement as its offer, from the offer's new id, so
+    it cannot name a missing offer; deleting an offer deletes it (Django's
+    cascade). The database does not check the reference on every insert
+    (7 µs a row, a fifth of what keeping explanations cost the router's
+    database). ``created_at`` is indexed by block range on PostgreSQL (rows
+    arrive in time order; the purge reads them by age), by B-tree elsewhere:
+    migration 0008."""
+
+    offer = models.OneToOneField(
+        Offer, primary_key=True, on_delete=models.CASCADE, related_name="explanation", db_constraint=False
+    )
     created_at = models.DateTimeField()
     data = models.JSONField()
-
-    class Meta:
-        indexes = [models.Index(fields=["created_at"], name="explanation_created_idx")]
 
     def __str__(self) -> str:
         return f"why offer {self.offer_id}"

@@ -172,6 +172,18 @@ def test_explanations_are_purged_after_the_kept_days_and_none_kept_at_zero(team)
         assert offer is not None and not Explanation.objects.filter(offer=offer).exists()
 
 
+def test_deleting_a_case_deletes_its_offers_explanations(team):
+    """The database does not check an explanation's offer (see the model):
+    deleting goes through Django's cascade, so none is left behind."""
+    queue, chan, agents = _world(team)
+    kept, gone = (factories.queued_case(chan) for _ in range(2))
+    offers = [services.route_case(case_id=case.pk, now=timezone.now()) for case in (kept, gone)]
+    assert Explanation.objects.filter(offer__in=offers).count() == 2
+
+    gone.delete()
+    assert list(Explanation.objects.values_list("offer_id", flat=True)) == [offers[0].pk]
+
+
 def test_the_admin_shows_why_on_the_offer(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 3})
