@@ -61,8 +61,11 @@ def record(
     the explanation says so."""
     bulk.insert(
         Explanation,
-        ("offer_id", "created_at", "data"),
-        [(offer_ids[case_id], now, data) for case_id, data in rows(offers, notes, pulled_by=pulled_by)],
+        ("offer_id", "created_at", "text"),
+        [
+            (offer_ids[case_id], now, Explanation.encode(data))
+            for case_id, data in rows(offers, notes, pulled_by=pulled_by)
+        ],
     )
 
 

@@ -7,6 +7,8 @@ offers indexed by their due time so timeouts are found without scanning.
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 from django.db.models import Q
 
@@ -300,13 +302,25 @@ class Explanation(models.Model):
     (7 µs a row, a fifth of what keeping explanations cost the router's
     database). ``created_at`` is indexed by block range on PostgreSQL (rows
     arrive in time order; the purge reads them by age), by B-tree elsewhere:
-    migration 0008."""
+    migration 0008.
+
+    Kept as compact JSON text, not ``jsonb``: it is written for every offer
+    and read when someone asks why, never queried inside, and text costs
+    the database no conversion and about half the bytes."""
 
     offer = models.OneToOneField(
         Offer, primary_key=True, on_delete=models.CASCADE, related_name="explanation", db_constraint=False
     )
     created_at = models.DateTimeField()
-    data = models.JSONField()
+    text = models.TextField(db_column="data", help_text="The reasoning as JSON (routing.core.explain).")
 
     def __str__(self) -> str:
         return f"why offer {self.offer_id}"
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.text)
+
+    @staticmethod
+    def encode(data: dict) -> str:
+        return json.dumps(data, separators=(",", ":"))

@@ -542,7 +542,6 @@ def _write_in_one_statement(cases, offers, events, assigned, decisions, now, not
     offer's event names its new id), the case statuses and the agents' last
     routing time, in one round trip with every value bound in binary.
     Returns {case id: offer id}."""
-    from psycopg.types.json import Jsonb
 
     q = connection.ops.quote_name
     offer_columns, offer_rows, offer_params = bulk.unnest(Offer, _OFFER_COLUMNS, [o.row() for o in offers])
@@ -553,15 +552,16 @@ def _write_in_one_statement(cases, offers, events, assigned, decisions, now, not
     params: list = [*offer_params]
     explained = ""
     if notes:
+        text_column = Explanation._meta.get_field("text").column
         explanations = explain.rows(offers, notes, pulled_by=pulled_by)
         if explanations:
             explained = f"""
             , x AS (
-                INSERT INTO {q(Explanation._meta.db_table)} (offer_id, created_at, data)
-                SELECT o.id, %b::timestamptz, d.data
-                  FROM o JOIN unnest(%b::bigint[], %b::jsonb[]) AS d (case_id, data) USING (case_id)
-            )"""  # noqa: S608 (the table name comes from the model)
-            params += [now, [c for c, _ in explanations], [Jsonb(d) for _, d in explanations]]
+                INSERT INTO {q(Explanation._meta.db_table)} (offer_id, created_at, {q(text_column)})
+                SELECT o.id, %b::timestamptz, d.text
+                  FROM o JOIN unnest(%b::bigint[], %b::text[]) AS d (case_id, text) USING (case_id)
+            )"""  # noqa: S608 (names come from the model)
+            params += [now, [c for c, _ in explanations], [Explanation.encode(d) for _, d in explanations]]
     params += [now, *event_params]
     params += [now, now, now, [o.case_id for o in offers], [o.case.status for o in offers]]
     params += [[o.agent_id if o.status == Offer.Status.ACCEPTED else None for o in offers]]
