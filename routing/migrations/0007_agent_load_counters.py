@@ -15,9 +15,10 @@ channel kind changes, and an offer's wherever its status does: the router,
 accepts, declines, timeouts, transfers, resolving, wrap-up, merges,
 deletions, the admin. A trigger sees every one of them, the ones not yet
 written included. Statement-level triggers read the whole statement's rows
-(transition tables), so a router's batch of 200 offers updates each of its
-agents once. Agents whose load does not change are not touched (nor
-locked); those that change are locked in id order.
+(transition tables) and sum them per agent and channel kind, so a router's
+batch of 200 offers updates each of its agents once per kind. Agents whose
+load does not change are not touched (nor locked); those that change are
+updated in id order.
 
 The columns are not model fields: a model's ``save()`` would write back the
 value it read. ``routing_recount_loads()`` sets every agent's columns from
@@ -37,81 +38,85 @@ ALTER TABLE agents_agent
     ADD COLUMN load_units jsonb NOT NULL DEFAULT '{{}}'::jsonb,
     ADD COLUMN load_items integer NOT NULL DEFAULT 0;
 
--- Apply (agent, kind, units, items) deltas: sum them per agent, lock the agents
--- whose load changes in id order, and add to their columns. PL/pgSQL, so each
--- session plans this once (a SQL function would be planned on every call).
-CREATE FUNCTION routing_add_loads(p_agents bigint[], p_kinds text[], p_units bigint[], p_items bigint[])
+-- Add to one agent's load: units on one channel kind, and open items.
+CREATE FUNCTION routing_add_load(p_agent bigint, p_kind text, p_units bigint, p_items integer)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    WITH g AS (
-        SELECT agent_id, kind, sum(u) AS u, sum(i) AS i
-          FROM unnest(p_agents, p_kinds, p_units, p_items) AS t (agent_id, kind, u, i)
-         WHERE agent_id IS NOT NULL
-         GROUP BY agent_id, kind
-    ), d AS MATERIALIZED (
-        SELECT agent_id, jsonb_object_agg(kind, u) FILTER (WHERE u <> 0) AS units, sum(i)::integer AS items
-          FROM g GROUP BY agent_id
-        HAVING bool_or(u <> 0) OR sum(i) <> 0
-    ), locked AS MATERIALIZED (
-        SELECT a.id FROM agents_agent a WHERE a.id IN (SELECT agent_id FROM d) ORDER BY a.id FOR UPDATE OF a
-    )
-    UPDATE agents_agent a
-       SET load_units = (
-               SELECT coalesce(jsonb_object_agg(k, v), '{{}}'::jsonb)
-                 FROM (SELECT k, sum(v) AS v
-                         FROM (SELECT key AS k, value::text::bigint AS v FROM jsonb_each(a.load_units)
-                               UNION ALL
-                               SELECT key, value::text::bigint FROM jsonb_each(d.units)) AS x
-                        GROUP BY k HAVING sum(v) <> 0) AS y),
-           load_items = a.load_items + d.items
-      FROM d
-     WHERE a.id = d.agent_id AND a.id IN (SELECT id FROM locked);
+    UPDATE agents_agent
+       SET load_units = CASE WHEN coalesce((load_units ->> p_kind)::bigint, 0) + p_units = 0
+                             THEN load_units - p_kind
+                             ELSE jsonb_set(load_units, ARRAY[p_kind],
+                                            to_jsonb(coalesce((load_units ->> p_kind)::bigint, 0) + p_units))
+                        END,
+           load_items = load_items + p_items
+     WHERE id = p_agent;
 END $$;
 
+-- The triggers sum a statement's changes per agent and channel kind and apply
+-- those that are not zero in agent id order (so agents are locked in that
+-- order). PL/pgSQL: each session plans these statements once.
 CREATE FUNCTION routing_case_loads() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM routing_add_loads(array_agg(assignee_id), array_agg(channel_kind::text),
-                                  array_agg(units::bigint), array_agg(1::bigint))
-           FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-         HAVING count(*) > 0;
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM routing_add_loads(array_agg(a), array_agg(k), array_agg(u), array_agg(i))
-           FROM (SELECT assignee_id AS a, channel_kind::text AS k, units::bigint AS u, 1::bigint AS i
+        FOR r IN SELECT assignee_id AS a, channel_kind::text AS k, sum(units)::bigint AS u, count(*)::integer AS i
                    FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-                 UNION ALL
-                 SELECT assignee_id, channel_kind::text, -units::bigint, -1
-                   FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}) AS x
-         HAVING count(*) > 0;
+                  GROUP BY 1, 2 ORDER BY 1, 2
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
+    ELSIF TG_OP = 'UPDATE' THEN
+        FOR r IN SELECT a, k, sum(u)::bigint AS u, sum(i)::integer AS i
+                   FROM (SELECT assignee_id AS a, channel_kind::text AS k, units::bigint AS u, 1 AS i
+                           FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
+                         UNION ALL
+                         SELECT assignee_id, channel_kind::text, -units::bigint, -1
+                           FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}) AS x
+                  GROUP BY a, k HAVING sum(u) <> 0 OR sum(i) <> 0 ORDER BY a, k
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
     ELSE
-        PERFORM routing_add_loads(array_agg(assignee_id), array_agg(channel_kind::text),
-                                  array_agg(-units::bigint), array_agg(-1::bigint))
-           FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-         HAVING count(*) > 0;
+        FOR r IN SELECT assignee_id AS a, channel_kind::text AS k, -sum(units)::bigint AS u, -count(*)::integer AS i
+                   FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
+                  GROUP BY 1, 2 ORDER BY 1, 2
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
     END IF;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION routing_offer_loads() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM routing_add_loads(array_agg(agent_id), array_agg(channel_kind::text),
-                                  array_agg(units::bigint), array_agg(1::bigint))
-           FROM new_rows WHERE status = {PENDING}
-         HAVING count(*) > 0;
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM routing_add_loads(array_agg(a), array_agg(k), array_agg(u), array_agg(i))
-           FROM (SELECT agent_id AS a, channel_kind::text AS k, units::bigint AS u, 1::bigint AS i
+        FOR r IN SELECT agent_id AS a, channel_kind::text AS k, sum(units)::bigint AS u, count(*)::integer AS i
                    FROM new_rows WHERE status = {PENDING}
-                 UNION ALL
-                 SELECT agent_id, channel_kind::text, -units::bigint, -1
-                   FROM old_rows WHERE status = {PENDING}) AS x
-         HAVING count(*) > 0;
+                  GROUP BY 1, 2 ORDER BY 1, 2
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
+    ELSIF TG_OP = 'UPDATE' THEN
+        FOR r IN SELECT a, k, sum(u)::bigint AS u, sum(i)::integer AS i
+                   FROM (SELECT agent_id AS a, channel_kind::text AS k, units::bigint AS u, 1 AS i
+                           FROM new_rows WHERE status = {PENDING}
+                         UNION ALL
+                         SELECT agent_id, channel_kind::text, -units::bigint, -1
+                           FROM old_rows WHERE status = {PENDING}) AS x
+                  GROUP BY a, k HAVING sum(u) <> 0 OR sum(i) <> 0 ORDER BY a, k
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
     ELSE
-        PERFORM routing_add_loads(array_agg(agent_id), array_agg(channel_kind::text),
-                                  array_agg(-units::bigint), array_agg(-1::bigint))
-           FROM old_rows WHERE status = {PENDING}
-         HAVING count(*) > 0;
+        FOR r IN SELECT agent_id AS a, channel_kind::text AS k, -sum(units)::bigint AS u, -count(*)::integer AS i
+                   FROM old_rows WHERE status = {PENDING}
+                  GROUP BY 1, 2 ORDER BY 1, 2
+        LOOP
+            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
+        END LOOP;
     END IF;
     RETURN NULL;
 END $$;
@@ -167,7 +172,7 @@ DROP TRIGGER IF EXISTS routing_offer_loads_delete ON routing_offer;
 DROP FUNCTION IF EXISTS routing_recount_loads();
 DROP FUNCTION IF EXISTS routing_case_loads();
 DROP FUNCTION IF EXISTS routing_offer_loads();
-DROP FUNCTION IF EXISTS routing_add_loads(bigint[], text[], bigint[], bigint[]);
+DROP FUNCTION IF EXISTS routing_add_load(bigint, text, bigint, integer);
 ALTER TABLE agents_agent DROP COLUMN IF EXISTS load_units, DROP COLUMN IF EXISTS load_items;
 """
 
