@@ -25,6 +25,9 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from config.runtime import freeze_startup_objects
+
+    freeze_startup_objects()  # as the production processes do once started
     module_name, function_name = argv[0].split(":", 1)
     function = getattr(importlib.import_module(module_name), function_name)
     result = function(**json.loads(argv[1]))

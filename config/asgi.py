@@ -19,7 +19,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from config import background  # noqa: E402
+from config import background, runtime  # noqa: E402
 from config.bodylimit import BodyLimit  # noqa: E402
 from config.ticker import run_ticker  # noqa: E402
 from connectors import fakes  # noqa: E402
@@ -57,6 +57,7 @@ async def _lifespan(receive, send) -> None:
                 ticker = asyncio.create_task(run_ticker(settings.SWITCHBOARD["TICK_SECONDS"]))
             if settings.SWITCHBOARD["FAKE_PROVIDERS_PORT"]:
                 fakes.serve(port=settings.SWITCHBOARD["FAKE_PROVIDERS_PORT"])
+            runtime.freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if ticker is not None:

@@ -14,7 +14,16 @@ from config.logs import connect_celery  # noqa: E402
 
 connect_celery()  # tasks log their case id and the request id that queued them
 
-from celery.signals import worker_process_shutdown  # noqa: E402
+from celery.signals import worker_process_init, worker_process_shutdown  # noqa: E402
+
+
+@worker_process_init.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    """A worker child, once started, keeps the garbage collector off its
+    start-up objects (see ``config.runtime``)."""
+    from config.runtime import freeze_startup_objects
+
+    freeze_startup_objects()
 
 
 @worker_process_shutdown.connect
