@@ -251,13 +251,8 @@ def agent_states(
     if not rows:
         return []
     settings = settings or routing_settings()
-    ids = [row[0] for row in rows]
-    if counted:
-        profile, _, _ = _facts(ids, everyone=not scoped, loads=False)
-        loads, open_cases = _kept(rows)
-    else:
-        profile, loads, open_cases = _facts(ids, everyone=not scoped)
-    return _states(rows, profile, loads, open_cases, _recent(ids if scoped else None, now, settings))
+    profile, loads, open_cases = _profiles_and_loads(rows, everyone=not scoped)
+    return _states(rows, profile, loads, open_cases, _recent([r[0] for r in rows] if scoped else None, now, settings))
 
 
 def lock_agent_states(
@@ -275,13 +270,8 @@ def lock_agent_states(
             rows.append(row[:6] + row[8:])
     if not rows:
         return locked, []
-    ids = [row[0] for row in rows]
-    if counted_loads():
-        profile, _, _ = _facts(ids, loads=False)
-        loads, open_cases = _kept(rows)
-    else:
-        profile, loads, open_cases = _facts(ids)
-    return locked, _states(rows, profile, loads, open_cases, _recent(ids, now, settings))
+    profile, loads, open_cases = _profiles_and_loads(rows)
+    return locked, _states(rows, profile, loads, open_cases, _recent([r[0] for r in rows], now, settings))
 
 
 def _with_kept_loads(qs):
@@ -320,9 +310,16 @@ def recount_loads() -> int:
         return cursor.fetchone()[0]
 
 
-def _kept(rows) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
-    """Loads and open items from agents' rows (``_AGENT_ROW`` + load_units, load_items)."""
-    return {row[0]: row[6] for row in rows}, {row[0]: row[7] for row in rows}
+def _profiles_and_loads(rows, *, everyone: bool = False):
+    """Profiles, loads and open items of the agents of ``rows``
+    (``_AGENT_ROW``, then load_units and load_items where loads are kept):
+    loads from the rows themselves where they are kept, else summed with
+    the profiles (``_facts``)."""
+    ids = [row[0] for row in rows]
+    if not counted_loads():
+        return _facts(ids, everyone=everyone)
+    profile, _, _ = _facts(ids, everyone=everyone, loads=False)
+    return profile, {row[0]: row[6] for row in rows}, {row[0]: row[7] for row in rows}
 
 
 def _lock_agents(ids: list[int]):

@@ -33,6 +33,46 @@ from django.db import migrations
 HELD = "('assigned', 'waiting', 'wrap_up')"
 PENDING = "'pending'"
 
+
+def _loads_trigger(table: str, name: str, agent: str, holds: str) -> str:
+    """The function and the three statement triggers that keep agents' loads
+    for ``table``: a row holds load for its ``agent`` column while ``holds``."""
+    held = f"{agent} IS NOT NULL AND {holds}"
+    row = f"{agent} AS a, channel_kind::text AS k"
+    apply = "LOOP\n            PERFORM routing_add_load(r.a, r.k, r.u, r.i);\n        END LOOP;"
+    return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        FOR r IN SELECT {row}, sum(units)::bigint AS u, count(*)::integer AS i
+                   FROM new_rows WHERE {held} GROUP BY 1, 2 ORDER BY 1, 2
+        {apply}
+    ELSIF TG_OP = 'UPDATE' THEN
+        FOR r IN SELECT a, k, sum(u)::bigint AS u, sum(i)::integer AS i
+                   FROM (SELECT {row}, units::bigint AS u, 1 AS i FROM new_rows WHERE {held}
+                         UNION ALL
+                         SELECT {row}, -units::bigint AS u, -1 AS i FROM old_rows WHERE {held}) AS x
+                  GROUP BY a, k HAVING sum(u) <> 0 OR sum(i) <> 0 ORDER BY a, k
+        {apply}
+    ELSE
+        FOR r IN SELECT {row}, -sum(units)::bigint AS u, -count(*)::integer AS i
+                   FROM old_rows WHERE {held} GROUP BY 1, 2 ORDER BY 1, 2
+        {apply}
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER {name}_insert AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {name}();
+CREATE TRIGGER {name}_update AFTER UPDATE ON {table}
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {name}();
+CREATE TRIGGER {name}_delete AFTER DELETE ON {table}
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {name}();
+"""
+
+
 FORWARD = f"""
 ALTER TABLE agents_agent
     ADD COLUMN load_units jsonb NOT NULL DEFAULT '{{}}'::jsonb,
@@ -55,85 +95,8 @@ END $$;
 -- The triggers sum a statement's changes per agent and channel kind and apply
 -- those that are not zero in agent id order (so agents are locked in that
 -- order). PL/pgSQL: each session plans these statements once.
-CREATE FUNCTION routing_case_loads() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        FOR r IN SELECT assignee_id AS a, channel_kind::text AS k, sum(units)::bigint AS u, count(*)::integer AS i
-                   FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-                  GROUP BY 1, 2 ORDER BY 1, 2
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    ELSIF TG_OP = 'UPDATE' THEN
-        FOR r IN SELECT a, k, sum(u)::bigint AS u, sum(i)::integer AS i
-                   FROM (SELECT assignee_id AS a, channel_kind::text AS k, units::bigint AS u, 1 AS i
-                           FROM new_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-                         UNION ALL
-                         SELECT assignee_id, channel_kind::text, -units::bigint, -1
-                           FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}) AS x
-                  GROUP BY a, k HAVING sum(u) <> 0 OR sum(i) <> 0 ORDER BY a, k
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    ELSE
-        FOR r IN SELECT assignee_id AS a, channel_kind::text AS k, -sum(units)::bigint AS u, -count(*)::integer AS i
-                   FROM old_rows WHERE assignee_id IS NOT NULL AND status IN {HELD}
-                  GROUP BY 1, 2 ORDER BY 1, 2
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION routing_offer_loads() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        FOR r IN SELECT agent_id AS a, channel_kind::text AS k, sum(units)::bigint AS u, count(*)::integer AS i
-                   FROM new_rows WHERE status = {PENDING}
-                  GROUP BY 1, 2 ORDER BY 1, 2
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    ELSIF TG_OP = 'UPDATE' THEN
-        FOR r IN SELECT a, k, sum(u)::bigint AS u, sum(i)::integer AS i
-                   FROM (SELECT agent_id AS a, channel_kind::text AS k, units::bigint AS u, 1 AS i
-                           FROM new_rows WHERE status = {PENDING}
-                         UNION ALL
-                         SELECT agent_id, channel_kind::text, -units::bigint, -1
-                           FROM old_rows WHERE status = {PENDING}) AS x
-                  GROUP BY a, k HAVING sum(u) <> 0 OR sum(i) <> 0 ORDER BY a, k
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    ELSE
-        FOR r IN SELECT agent_id AS a, channel_kind::text AS k, -sum(units)::bigint AS u, -count(*)::integer AS i
-                   FROM old_rows WHERE status = {PENDING}
-                  GROUP BY 1, 2 ORDER BY 1, 2
-        LOOP
-            PERFORM routing_add_load(r.a, r.k, r.u, r.i);
-        END LOOP;
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER routing_case_loads_insert AFTER INSERT ON cases_case
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
-CREATE TRIGGER routing_case_loads_update AFTER UPDATE ON cases_case
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
-CREATE TRIGGER routing_case_loads_delete AFTER DELETE ON cases_case
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_case_loads();
-CREATE TRIGGER routing_offer_loads_insert AFTER INSERT ON routing_offer
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
-CREATE TRIGGER routing_offer_loads_update AFTER UPDATE ON routing_offer
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
-CREATE TRIGGER routing_offer_loads_delete AFTER DELETE ON routing_offer
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION routing_offer_loads();
-
+{_loads_trigger('cases_case', 'routing_case_loads', 'assignee_id', f'status IN {HELD}')}
+{_loads_trigger('routing_offer', 'routing_offer_loads', 'agent_id', f'status = {PENDING}')}
 -- Every agent's columns from the sums: run once here, and by
 -- `manage.py routing_loads --recount`. Returns the agents it corrected.
 CREATE FUNCTION routing_recount_loads() RETURNS integer LANGUAGE sql AS $$
