@@ -24,8 +24,8 @@ from agents.events import AgentChanged
 from agents.models import Agent, AgentSkill, PresenceStatus, Role, Skill, Team
 from cases.selectors import role_of
 from config.api import DomainError
+from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from config.events import publish_on_commit
-from connectors.kinds import CHANNEL_KINDS, ChannelKind
 
 
 class InUse(DomainError):

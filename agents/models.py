@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from connectors.kinds import CHANNEL_KINDS, ChannelKind
+from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 
 
 def validate_channel_kinds(value: object) -> None:

@@ -84,7 +84,7 @@ def set_capacity(
     kind (0 removes a kind). Work already held stays; more room lets the agent
     pull waiting cases at once."""
     from agents.models import AgentCapacity
-    from connectors.kinds import CHANNEL_KINDS
+    from config.channel_kinds import CHANNEL_KINDS
     from routing.tasks import route_agent
 
     per_kind = per_kind or {}

@@ -78,8 +78,8 @@ def arrive(*, count: int, gap: float, channel_id: int) -> list[float]:
     from django.utils import timezone
 
     from cases import services as case_services
+    from cases.normalized import MessageKind, NormalizedMessage, Sender
     from connectors.models import Channel
-    from connectors.normalized import MessageKind, NormalizedMessage, Sender
     from dashboards.streams import coalescer
     from routing import services as routing_services
 

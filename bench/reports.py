@@ -93,7 +93,7 @@ def seed(*, cases: int, days: int) -> dict:
     from django.utils import timezone
 
     from agents.models import Team
-    from connectors.kinds import CHANNEL_KINDS
+    from config.channel_kinds import CHANNEL_KINDS
     from reports.aggregate import HOUR, SETTLE, hour_floor
     from reports.models import METRICS
     from routing.models import Queue

@@ -14,10 +14,10 @@ from django.db import IntegrityError, transaction
 
 from cases.events import CaseCreated, MessageAdded
 from cases.models import Case, CaseEvent, CaseStatus, Message
+from cases.normalized import NormalizedMessage
 from cases.services import record, resolve_customer
 from config.api import DomainError
 from config.events import publish_on_commit
-from connectors.normalized import NormalizedMessage
 
 
 class HandoffConflict(DomainError):

@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from agents.models import Agent, Skill
 from cases.identities import IdentityKind
-from connectors.kinds import ChannelKind
+from config.channel_kinds import ChannelKind
 
 
 class Customer(models.Model):

@@ -20,12 +20,12 @@ from agents.services import mark_idle_if_free
 from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
 from cases.identities import normalize_identity
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from cases.normalized import NormalizedMessage
 from cases.selectors import is_reply_window_open, reply_window_closes_at
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
 from config.logs import bind_case
-from connectors.normalized import NormalizedMessage
 
 
 class NotYourCase(DomainError):

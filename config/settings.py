@@ -247,7 +247,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # One schema name for each choice set several fields share.
     "ENUM_NAME_OVERRIDES": {
-        "ChannelKindEnum": "connectors.kinds.ChannelKind",
+        "ChannelKindEnum": "config.channel_kinds.ChannelKind",
         "IdentityKindEnum": "cases.identities.IdentityKind",
         "CaseStatusEnum": "cases.models.CaseStatus",
     },

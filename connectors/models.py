@@ -12,7 +12,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
-from connectors.kinds import ChannelKind
+from config.channel_kinds import ChannelKind
 from connectors.providers import provider_choices
 
 

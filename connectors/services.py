@@ -21,13 +21,13 @@ from django.utils.html import strip_tags
 
 from cases import services as case_services
 from cases.models import Case, CaseStatus, Message
+from cases.normalized import MessageKind, NormalizedMessage
 from config import background
 from config.events import publish_on_commit
 from config.logs import is_credential_name
 from connectors import outbound
 from connectors.events import InboundEventFailed
 from connectors.models import Channel, InboundEvent
-from connectors.normalized import MessageKind, NormalizedMessage
 from connectors.providers import PayloadInvalid, SignatureInvalid, provider_for
 from routing import services as routing_services
 

@@ -99,7 +99,7 @@ def apply_call_event(*, channel, normalized, now: datetime):
     """Apply one normalized call event; returns (changed, message stored)."""
     from cases import services as case_services
     from cases.models import CaseStatus, Message
-    from connectors.normalized import MessageKind, NormalizedMessage, Sender
+    from cases.normalized import MessageKind, NormalizedMessage, Sender
     from routing import services as routing_services
 
     call: CallEvent = normalized.extra["call"]
@@ -222,7 +222,7 @@ def _line(call: CallEvent, at: datetime) -> dict:
 
 
 def _recording(call: CallEvent) -> list:
-    from connectors.normalized import Attachment
+    from cases.normalized import Attachment
 
     if not call.recording_url:
         return []

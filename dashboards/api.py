@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from agents.models import Agent
 from cases.models import Case, CaseStatus
 from config.api import NotFound
-from connectors.kinds import CHANNEL_KINDS, ChannelKind
+from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from dashboards import services, supervision
 from dashboards.scope import Scope, scope_for
 from routing.models import Offer, Queue

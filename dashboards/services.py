@@ -15,8 +15,8 @@ from agents import services as agent_services
 from agents.models import PresenceStatus
 from cases.models import Case, CaseEvent, CaseStatus
 from config.api import Invalid, NotFound
+from config.channel_kinds import CHANNEL_KINDS
 from config.events import publish_on_commit
-from connectors.kinds import CHANNEL_KINDS
 from dashboards.events import QueueChanged
 from dashboards.models import SupervisorAction
 from routing import services as routing_services

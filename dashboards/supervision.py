@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentCapacity, PresenceStatus
 from cases.models import HELD_STATUSES, Case, CaseStatus
-from connectors.kinds import CHANNEL_KINDS
+from config.channel_kinds import CHANNEL_KINDS
 from dashboards.models import Escalation, QueueLoadSample
 from dashboards.scope import Scope
 from routing import selectors as routing_selectors

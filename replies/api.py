@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from agents.models import Agent, Role
 from cases.selectors import role_of, visible_cases
 from config.api import Invalid, NotFound
-from connectors.kinds import CHANNEL_KINDS, ChannelKind
+from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from replies import rendering, selectors
 from replies.models import Template
 

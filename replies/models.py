@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from connectors.kinds import CHANNEL_KINDS
+from config.channel_kinds import CHANNEL_KINDS
 from replies.rendering import UnknownVariable, variables_in
 
 

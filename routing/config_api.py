@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from agents.api import AdminWrites, InUse, StaffReadsAdminWrites
 from agents.models import Agent, PresenceStatus, Skill
 from cases.models import OPEN_STATUSES
-from connectors.kinds import ChannelKind
+from config.channel_kinds import ChannelKind
 from routing import signals
 from routing.config_checks import rule_problems
 from routing.models import (

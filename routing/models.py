@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from agents.models import Agent, PresenceStatus, Skill, Team, validate_channel_kinds
-from connectors.kinds import ChannelKind
+from config.channel_kinds import ChannelKind
 
 
 class AgentSelection(models.TextChoices):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 
-from connectors.kinds import CHANNEL_KINDS
+from config.channel_kinds import CHANNEL_KINDS
 from simulation.distributions import ScenarioError
 from simulation.scenario import Shift, shift_list
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from connectors.kinds import CHANNEL_KINDS
+from config.channel_kinds import CHANNEL_KINDS
 from simulation.distributions import Distribution, ScenarioError, parse
 
 DEFAULT_HANDLE = Distribution("exponential", 300.0)

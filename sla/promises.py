@@ -14,8 +14,8 @@ from agents.models import Agent
 from cases.models import Case, CaseEvent
 from cases.services import record
 from config.api import DomainError, Invalid, NotFound
+from config.channel_kinds import ChannelKind
 from config.events import publish_many_on_commit
-from connectors.kinds import ChannelKind
 from sla.escalation import Escalations
 from sla.events import PromiseReminded
 from sla.models import Promise

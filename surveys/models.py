@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from connectors.kinds import ChannelKind
+from config.channel_kinds import ChannelKind
 
 
 class Survey(models.Model):

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Role, Skill, Team
-from connectors.kinds import CHANNEL_KINDS
+from config.channel_kinds import CHANNEL_KINDS
 from connectors.models import Channel
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
 from routing.models import Queue

@@ -10,9 +10,9 @@ import re
 from django.conf import settings
 from django.core.files.base import ContentFile
 
+from cases.normalized import Attachment
 from connectors.email.models import EmailAttachment
 from connectors.email.parse import ParsedEmail
-from connectors.normalized import Attachment
 
 MAX_ATTACHMENTS = 50
 

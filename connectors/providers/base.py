@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from connectors.normalized import NormalizedMessage
+from cases.normalized import NormalizedMessage
 
 if TYPE_CHECKING:
     from cases.models import Message

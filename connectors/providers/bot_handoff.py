@@ -33,7 +33,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
-from connectors.normalized import MessageKind, NormalizedMessage, Sender
+from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers import generic_json
 from connectors.providers.base import PayloadInvalid, SendResult
 

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from email.parser import BytesHeaderParser
 
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
+from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.email import attachments, outbound
 from connectors.email.models import EmailDetail
 from connectors.email.parse import EmailInvalid, ParsedEmail, message_ids, parse_email
 from connectors.email.threading import thread_key_for
-from connectors.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
 from connectors.providers.base import header as _header
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign

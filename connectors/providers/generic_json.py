@@ -43,7 +43,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
-from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import (
     PayloadInvalid,
     SendResult,

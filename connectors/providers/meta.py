@@ -27,7 +27,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from connectors.normalized import NormalizedMessage
+from cases.normalized import NormalizedMessage
 from connectors.providers.base import (
     PayloadInvalid,
     SendResult,

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.normalized import MessageKind, NormalizedMessage
+from cases.normalized import MessageKind, NormalizedMessage
 
 PROVIDER = "meta"
 

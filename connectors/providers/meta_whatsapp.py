@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cases.identities import InvalidIdentity, normalize_identity
-from connectors.kinds import ChannelKind
-from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from config.channel_kinds import ChannelKind
 from connectors.providers.meta_fields import (
     MEDIA_TYPES,
     PROVIDER,

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
 from connectors.providers.base import header as _header
 from connectors.providers.base import obj as _obj

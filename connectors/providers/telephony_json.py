@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from cases.identities import InvalidIdentity, normalize_identity
-from connectors.normalized import MessageKind, NormalizedMessage, Sender
+from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult
 from connectors.providers.generic_json import GenericJsonProvider
 from connectors.telephony import CALL_EVENTS, CallEvent

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from cases.identities import InvalidIdentity, normalize_identity
-from connectors.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
 from connectors.providers.base import header as _header
 from connectors.telephony import CallEvent

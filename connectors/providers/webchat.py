@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
-from connectors.normalized import MessageKind, NormalizedMessage, Sender
+from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid
 
 MAX_TEXT = 10_000

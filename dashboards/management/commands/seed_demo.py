@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, Role, Skill, Team
-from connectors.kinds import CHANNEL_KINDS, ChannelKind
+from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from connectors.models import Channel
 from connectors.providers.generic_json import SIGNATURE_HEADER, sign
 from replies.models import Template

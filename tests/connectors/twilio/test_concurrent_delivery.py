@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from cases import services as case_services
 from cases.models import Message
+from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.models import Channel
-from connectors.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.services import deliver_message
 from tests.connectors.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 
