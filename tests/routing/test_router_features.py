@@ -13,9 +13,17 @@ from django.utils import timezone
 from agents.models import Agent, AgentSkill, Team
 from cases.models import Case, CaseEvent, CaseSkill, CaseStatus
 from cases.services import resolve_case, send_reply
-from config.api import Invalid
-from routing import selectors, services
+from config.api import Invalid, NotFound
+from routing.batch import route_agent, route_case, route_waiting
+from routing.classify import classify_case
+from routing.errors import NotAllowed
+from routing.loads import agent_loads
 from routing.models import DeclineReason, Offer, OverflowStep, QueueSkill, RoutingSettings
+from routing.offers import accept_offer, decline_offer, expire_offers
+from routing.overflow import apply_overflow
+from routing.ranking import rank_of, refresh_ranks
+from routing.supervision import assign_case, transfer_to_queue
+from routing.timers import check_first_replies, end_due_wrap_ups, end_wrap_up
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +65,7 @@ def test_queue_case_units_become_the_case_units_at_classification(now):
         customer=factories.customer(), channel=chan, channel_kind="api", thread_key="t", created_at=now
     )
 
-    rule = services.classify_case(case=case, text="hello", now=now)
+    rule = classify_case(case=case, text="hello", now=now)
 
     assert rule is None
     case.refresh_from_db()
@@ -72,11 +80,11 @@ def test_a_case_of_three_units_fills_an_agent_of_three(now):
     big = factories.queued_case(chan, units=3)
     small = factories.queued_case(chan, units=1)
 
-    offer = services.route_case(case_id=big.pk, now=now)
+    offer = route_case(case_id=big.pk, now=now)
 
     assert offer.agent == ana and offer.units == 3
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"api": 3}}
-    assert services.route_case(case_id=small.pk, now=now) is None
+    assert agent_loads([ana.pk]) == {ana.pk: {"api": 3}}
+    assert route_case(case_id=small.pk, now=now) is None
     small.refresh_from_db()
     assert small.status == CaseStatus.QUEUED
 
@@ -85,7 +93,7 @@ def test_a_case_bigger_than_the_agents_room_is_not_offered(chan, now):
     factories.agent("ana", capacity={"api": 2}, total=5)
     big = factories.queued_case(chan, units=3)
 
-    assert services.route_case(case_id=big.pk, now=now) is None
+    assert route_case(case_id=big.pk, now=now) is None
     assert not Offer.objects.exists()
 
 
@@ -98,9 +106,9 @@ def test_loads_are_sums_of_units_of_held_cases_and_pending_offers(now):
     factories.held_case(mail, ana, units=1, status=CaseStatus.WRAP_UP)
     factories.held_case(mail, ana, units=4, status=CaseStatus.RESOLVED, resolved_at=now)  # no longer held
     offered = factories.queued_case(api, units=3)
-    assert services.route_case(case_id=offered.pk, now=now).agent == ana
+    assert route_case(case_id=offered.pk, now=now).agent == ana
 
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"email": 3, "api": 3}}
+    assert agent_loads([ana.pk]) == {ana.pk: {"email": 3, "api": 3}}
 
 
 def test_a_case_that_may_interrupt_goes_to_an_agent_with_no_room(chan, now):
@@ -109,8 +117,8 @@ def test_a_case_that_may_interrupt_goes_to_an_agent_with_no_room(chan, now):
     normal = factories.queued_case(chan)
     urgent = factories.queued_case(chan, may_interrupt=True)
 
-    assert services.route_case(case_id=normal.pk, now=now) is None
-    offer = services.route_case(case_id=urgent.pk, now=now)
+    assert route_case(case_id=normal.pk, now=now) is None
+    offer = route_case(case_id=urgent.pk, now=now)
 
     assert offer.agent == ana and offer.may_interrupt is True
     urgent.refresh_from_db()
@@ -132,7 +140,7 @@ def test_rank_is_the_virtual_deadline(chan, now):
     assert _close(urgent.route_rank, _expected_rank(now, 17))
     assert _close(vip.route_rank, _expected_rank(now, 16))
     assert _close(with_sla.route_rank, due)  # capped at the SLA due time
-    assert _close(services.rank_of(urgent), urgent.route_rank)
+    assert _close(rank_of(urgent), urgent.route_rank)
 
 
 def test_route_waiting_offers_the_most_urgent_first_when_capacity_is_short(chan, now):
@@ -140,7 +148,7 @@ def test_route_waiting_offers_the_most_urgent_first_when_capacity_is_short(chan,
     normal = factories.queued_case(chan, priority=3, at=now - timedelta(seconds=10))
     urgent = factories.queued_case(chan, priority=1, at=now)
 
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
 
     assert _offered(urgent).agent == ana
     normal.refresh_from_db()
@@ -153,7 +161,7 @@ def test_a_low_priority_case_that_waited_long_is_served_before_a_fresh_urgent_on
     low = factories.queued_case(chan, priority=4, at=now - timedelta(minutes=40))
     urgent = factories.queued_case(chan, priority=1, at=now)
 
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
 
     assert _offered_case_ids() == {low.pk}
     urgent.refresh_from_db()
@@ -165,7 +173,7 @@ def test_a_low_priority_case_that_waited_a_little_still_comes_after_an_urgent_on
     factories.queued_case(chan, priority=4, at=now - timedelta(minutes=20))
     urgent = factories.queued_case(chan, priority=1, at=now)
 
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
 
     assert _offered_case_ids() == {urgent.pk}
 
@@ -175,7 +183,7 @@ def test_vip_comes_before_standard_at_equal_priority(chan, now):
     factories.queued_case(chan, tier="standard", at=now - timedelta(seconds=60))
     vip = factories.queued_case(chan, tier="vip", at=now)
 
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
 
     assert _offered_case_ids() == {vip.pk}
 
@@ -185,7 +193,7 @@ def test_a_case_whose_sla_is_due_soon_comes_first(chan, now):
     factories.queued_case(chan, priority=1, at=now - timedelta(minutes=1))
     due_soon = factories.queued_case(chan, priority=4, at=now, sla_due_at=now + timedelta(minutes=1))
 
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
 
     assert _offered_case_ids() == {due_soon.pk}
 
@@ -196,19 +204,19 @@ def test_refresh_ranks_applies_a_new_aging_setting(chan, now):
     low = factories.queued_case(chan, priority=4, at=low_at)
     urgent = factories.queued_case(chan, priority=1, at=now)
     offered_elsewhere = factories.queued_case(chan, at=now)
-    services.route_case(case_id=offered_elsewhere.pk, now=now)  # offered: not queued, not re-ranked
+    route_case(case_id=offered_elsewhere.pk, now=now)  # offered: not queued, not re-ranked
     Offer.objects.filter(case=offered_elsewhere).update(status=Offer.Status.CANCELLED)
     before = Case.objects.get(pk=offered_elsewhere.pk).route_rank
     RoutingSettings.objects.create(pk=1, aging_seconds=1200)  # 20 min a level: 40 min is only 2 levels
 
-    assert services.refresh_ranks() == 2
+    assert refresh_ranks() == 2
 
     low.refresh_from_db()
     urgent.refresh_from_db()
     assert _close(low.route_rank, _expected_rank(low_at, 23, aging=1200))
     assert _close(urgent.route_rank, _expected_rank(now, 17, aging=1200))
     assert Case.objects.get(pk=offered_elsewhere.pk).route_rank == before
-    assert services.route_waiting(now=now) == 1
+    assert route_waiting(now=now) == 1
     assert _offered(urgent).agent == ana
     low.refresh_from_db()
     assert low.status == CaseStatus.QUEUED
@@ -233,7 +241,7 @@ def test_each_queue_selects_agents_its_own_way(now, selection, winner):
         Agent.objects.filter(pk=agent.pk).update(idle_since=now - timedelta(minutes=minutes))
     case = factories.queued_case(chan)
 
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
 
     assert offer.agent.display_name.lower() == winner
 
@@ -259,8 +267,8 @@ def test_a_returning_customer_goes_to_the_agent_who_served_them(continuity, now)
     stranger = factories.queued_case(chan)
     returning = factories.queued_case(chan, customer_obj=maria)
 
-    assert services.route_case(case_id=stranger.pk, now=now).agent == ana
-    offer = services.route_case(case_id=returning.pk, now=now)
+    assert route_case(case_id=stranger.pk, now=now).agent == ana
+    offer = route_case(case_id=returning.pk, now=now)
 
     assert offer.agent == ben
     event = returning.events.get(kind=CaseEvent.Kind.OFFERED)
@@ -276,7 +284,7 @@ def test_continuity_does_not_apply_outside_the_window(continuity, now):
     )
     returning = factories.queued_case(chan, customer_obj=maria)
 
-    offer = services.route_case(case_id=returning.pk, now=now)
+    offer = route_case(case_id=returning.pk, now=now)
 
     assert offer.agent == ana
     assert "continuity" not in returning.events.get(kind=CaseEvent.Kind.OFFERED).data
@@ -292,7 +300,7 @@ def test_continuity_does_not_apply_when_the_queue_has_it_off(now):
     )
     returning = factories.queued_case(chan, customer_obj=maria)
 
-    assert services.route_case(case_id=returning.pk, now=now).agent == ana
+    assert route_case(case_id=returning.pk, now=now).agent == ana
 
 
 def test_continuity_yields_when_the_agent_is_offline(continuity, now):
@@ -304,7 +312,7 @@ def test_continuity_yields_when_the_agent_is_offline(continuity, now):
     Agent.objects.filter(pk=ben.pk).update(present_until=None)
     returning = factories.queued_case(chan, customer_obj=maria)
 
-    assert services.route_case(case_id=returning.pk, now=now).agent == ana
+    assert route_case(case_id=returning.pk, now=now).agent == ana
 
 
 def test_continuity_yields_when_the_agent_is_full(continuity, now):
@@ -317,7 +325,7 @@ def test_continuity_yields_when_the_agent_is_full(continuity, now):
     factories.held_case(chan, ben)  # api 2 of 2
     returning = factories.queued_case(chan, customer_obj=maria)
 
-    offer = services.route_case(case_id=returning.pk, now=now)
+    offer = route_case(case_id=returning.pk, now=now)
 
     assert offer.agent == ana
     assert "continuity" not in returning.events.get(kind=CaseEvent.Kind.OFFERED).data
@@ -333,7 +341,7 @@ def test_an_agent_coming_online_pulls_the_most_urgent_case_it_may_take(chan, now
     factories.queued_case(chan, priority=1, at=now - timedelta(minutes=5), skills={"billing": 1})  # not for Ana
     Agent.objects.filter(pk=ana.pk).update(present_until=now + timedelta(minutes=5))
 
-    assert services.route_agent(agent_id=ana.pk, now=now) == 1
+    assert route_agent(agent_id=ana.pk, now=now) == 1
 
     assert _offered_case_ids() == {urgent.pk}
     assert _offered(urgent).agent == ana
@@ -346,7 +354,7 @@ def test_an_agent_pulls_a_case_behind_many_it_may_not_take(chan, now):
         factories.queued_case(chan, skills={"billing": 1}, at=start + timedelta(seconds=i))
     mine = factories.queued_case(chan, at=now)
 
-    assert services.route_agent(agent_id=ana.pk, now=now) == 1
+    assert route_agent(agent_id=ana.pk, now=now) == 1
 
     assert _offered_case_ids() == {mine.pk}
     assert _offered(mine).agent == ana
@@ -360,7 +368,7 @@ def test_route_waiting_reaches_a_case_behind_many_nobody_may_take(chan, now):
         factories.queued_case(chan, skills={"billing": 1}, at=start + timedelta(seconds=i))
     mine = factories.queued_case(chan, at=now)
 
-    assert services.route_waiting(now=now, limit=50) == 1
+    assert route_waiting(now=now, limit=50) == 1
 
     assert _offered_case_ids() == {mine.pk}
     assert _offered(mine).agent == ana
@@ -380,10 +388,10 @@ def test_two_missed_offers_in_a_row_set_the_agent_away(chan, now, away):
     ana = factories.agent("ana")
     first = factories.queued_case(chan)
     second = factories.queued_case(chan)
-    assert services.route_waiting(now=now) == 2
+    assert route_waiting(now=now) == 2
     assert set(Offer.objects.values_list("agent_id", flat=True)) == {ana.pk}
 
-    assert services.expire_offers(now=now + timedelta(seconds=61)) == 2
+    assert expire_offers(now=now + timedelta(seconds=61)) == 2
 
     ana.refresh_from_db()
     assert ana.status == away
@@ -393,15 +401,15 @@ def test_two_missed_offers_in_a_row_set_the_agent_away(chan, now, away):
     for case in (first, second):
         case.refresh_from_db()
         assert case.status == CaseStatus.QUEUED
-    assert services.route_waiting(now=now + timedelta(seconds=62)) == 0  # away is not routable
+    assert route_waiting(now=now + timedelta(seconds=62)) == 0  # away is not routable
 
 
 def test_one_missed_offer_does_not_set_the_agent_away(chan, now, away):
     ana = factories.agent("ana")
     factories.queued_case(chan)
-    services.route_waiting(now=now)
+    route_waiting(now=now)
 
-    assert services.expire_offers(now=now + timedelta(seconds=61)) == 1
+    assert expire_offers(now=now + timedelta(seconds=61)) == 1
 
     ana.refresh_from_db()
     assert ana.status != away and ana.missed_offers == 1 and ana.status_reason == ""
@@ -411,20 +419,20 @@ def test_one_missed_offer_does_not_set_the_agent_away(chan, now, away):
 def test_an_answer_between_misses_resets_the_count(chan, now, away, answer):
     ana = factories.agent("ana")
     missed = factories.queued_case(chan)
-    services.route_case(case_id=missed.pk, now=now)
-    assert services.expire_offers(now=now + timedelta(seconds=61)) == 1
+    route_case(case_id=missed.pk, now=now)
+    assert expire_offers(now=now + timedelta(seconds=61)) == 1
     answered = factories.queued_case(chan)
-    offer = services.route_case(case_id=answered.pk, now=now + timedelta(seconds=62))
+    offer = route_case(case_id=answered.pk, now=now + timedelta(seconds=62))
     if answer == "accept":
-        services.accept_offer(offer_id=offer.pk, agent=ana, now=now + timedelta(seconds=63))
+        accept_offer(offer_id=offer.pk, agent=ana, now=now + timedelta(seconds=63))
     else:
-        services.decline_offer(offer_id=offer.pk, agent=ana, reason="", now=now + timedelta(seconds=63))
+        decline_offer(offer_id=offer.pk, agent=ana, reason="", now=now + timedelta(seconds=63))
     ana.refresh_from_db()
     assert ana.missed_offers == 0
     third = factories.queued_case(chan)
-    services.route_case(case_id=third.pk, now=now + timedelta(seconds=64))
+    route_case(case_id=third.pk, now=now + timedelta(seconds=64))
 
-    assert services.expire_offers(now=now + timedelta(seconds=130)) == 1
+    assert expire_offers(now=now + timedelta(seconds=130)) == 1
 
     ana.refresh_from_db()
     assert ana.status != away and ana.missed_offers == 1
@@ -439,15 +447,15 @@ def test_a_reason_outside_the_configured_list_is_refused(chan, now):
     DeclineReason.objects.create(label="Retired", is_active=False)
     ana = factories.agent("ana")
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
 
     for reason in ("Tired", "Retired", ""):
         with pytest.raises(Invalid, match="reason must be one of: Wrong language, Busy"):
-            services.decline_offer(offer_id=offer.pk, agent=ana, reason=reason, now=now)
+            decline_offer(offer_id=offer.pk, agent=ana, reason=reason, now=now)
     offer.refresh_from_db()
     assert offer.status == Offer.Status.PENDING
 
-    services.decline_offer(offer_id=offer.pk, agent=ana, reason="Busy", now=now)
+    decline_offer(offer_id=offer.pk, agent=ana, reason="Busy", now=now)
 
     offer.refresh_from_db()
     assert offer.status == Offer.Status.DECLINED and offer.decline_reason == "Busy"
@@ -456,9 +464,9 @@ def test_a_reason_outside_the_configured_list_is_refused(chan, now):
 
 def test_without_configured_reasons_any_text_is_accepted(chan, now):
     ana = factories.agent("ana")
-    offer = services.route_case(case_id=factories.queued_case(chan).pk, now=now)
+    offer = route_case(case_id=factories.queued_case(chan).pk, now=now)
 
-    services.decline_offer(offer_id=offer.pk, agent=ana, reason="  Anything at all  ", now=now)
+    decline_offer(offer_id=offer.pk, agent=ana, reason="  Anything at all  ", now=now)
 
     offer.refresh_from_db()
     assert offer.status == Offer.Status.DECLINED and offer.decline_reason == "Anything at all"
@@ -477,9 +485,9 @@ def test_auto_accept_per_channel_kind(now):
     chat_case = factories.queued_case(chat)
     api_case = factories.queued_case(api)
 
-    assigned = services.route_case(case_id=email_case.pk, now=now)
-    chat_offer = services.route_case(case_id=chat_case.pk, now=now)
-    api_offer = services.route_case(case_id=api_case.pk, now=now)
+    assigned = route_case(case_id=email_case.pk, now=now)
+    chat_offer = route_case(case_id=chat_case.pk, now=now)
+    api_offer = route_case(case_id=api_case.pk, now=now)
 
     assert isinstance(assigned, Case)
     email_case.refresh_from_db()
@@ -498,9 +506,9 @@ def test_auto_accept_per_channel_kind(now):
 
 
 def _assigned(case, agent, at) -> Case:
-    offer = services.route_case(case_id=case.pk, now=at)
+    offer = route_case(case_id=case.pk, now=at)
     assert offer.agent == agent
-    return services.accept_offer(offer_id=offer.pk, agent=agent, now=at)
+    return accept_offer(offer_id=offer.pk, agent=agent, now=at)
 
 
 def test_no_first_reply_in_time_escalates_once(now):
@@ -512,8 +520,8 @@ def test_no_first_reply_in_time_escalates_once(now):
     recent = factories.queued_case(chan)
     _assigned(recent, ana, now - timedelta(minutes=4))
 
-    assert services.check_first_replies(now=now) == 1
-    assert services.check_first_replies(now=now + timedelta(seconds=1)) == 0
+    assert check_first_replies(now=now) == 1
+    assert check_first_replies(now=now + timedelta(seconds=1)) == 0
 
     late.refresh_from_db()
     assert late.escalated_at == now
@@ -532,7 +540,7 @@ def test_a_case_that_got_a_reply_is_not_escalated(now):
     _assigned(case, ana, now - timedelta(minutes=10))
     send_reply(case_id=case.pk, agent=ana, text="Looking into it", now=now - timedelta(minutes=9))
 
-    assert services.check_first_replies(now=now) == 0
+    assert check_first_replies(now=now) == 0
 
     case.refresh_from_db()
     assert case.escalated_at is None
@@ -546,7 +554,7 @@ def test_no_first_reply_in_time_returns_the_case_to_the_queue_without_the_agent(
     case = factories.queued_case(chan)
     _assigned(case, ana, now - timedelta(minutes=6))
 
-    assert services.check_first_replies(now=now) == 1
+    assert check_first_replies(now=now) == 1
 
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED and case.assignee is None
@@ -554,12 +562,12 @@ def test_no_first_reply_in_time_returns_the_case_to_the_queue_without_the_agent(
     assert case.queued_at == now
     returned = case.events.get(kind=CaseEvent.Kind.RETURNED)
     assert returned.data == {"agent_id": ana.pk, "reason": "no first reply within 5 min"}
-    assert selectors.agent_loads([ana.pk]) == {}
+    assert agent_loads([ana.pk]) == {}
     # Ana alone: nobody may take it; Ben (less room) gets it once there.
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
     ben = factories.agent("ben", capacity={"api": 1})
-    assert services.route_case(case_id=case.pk, now=now).agent == ben
-    assert services.check_first_replies(now=now + timedelta(minutes=10)) == 0
+    assert route_case(case_id=case.pk, now=now).agent == ben
+    assert check_first_replies(now=now + timedelta(minutes=10)) == 0
 
 
 # --- 10. Fair distribution -----------------------------------------------------------------------
@@ -571,7 +579,7 @@ def test_fair_cap_sends_the_third_case_to_another_agent(chan, now):
     ben = factories.agent("ben", capacity={"api": 1}, total=10)
     cases = [factories.queued_case(chan, at=now - timedelta(seconds=10 - i)) for i in range(3)]
 
-    assert services.route_waiting(now=now) == 3
+    assert route_waiting(now=now) == 3
 
     assert [_offered(c).agent for c in cases] == [ana, ana, ben]
 
@@ -581,7 +589,7 @@ def test_without_fair_cap_the_most_available_agent_gets_them_all(chan, now):
     factories.agent("ben", capacity={"api": 1}, total=10)
     cases = [factories.queued_case(chan, at=now - timedelta(seconds=10 - i)) for i in range(3)]
 
-    assert services.route_waiting(now=now) == 3
+    assert route_waiting(now=now) == 3
 
     assert [_offered(c).agent for c in cases] == [ana, ana, ana]
 
@@ -591,14 +599,14 @@ def test_fair_cap_counts_earlier_assignments_in_the_window_and_the_third_case_wa
     ana = factories.agent("ana", capacity={"api": 10}, total=10)
     first, second, third = (factories.queued_case(chan) for _ in range(3))
     for case in (first, second):
-        offer = services.route_case(case_id=case.pk, now=now - timedelta(minutes=50))
-        services.accept_offer(offer_id=offer.pk, agent=ana, now=now - timedelta(minutes=50))
+        offer = route_case(case_id=case.pk, now=now - timedelta(minutes=50))
+        accept_offer(offer_id=offer.pk, agent=ana, now=now - timedelta(minutes=50))
 
-    assert services.route_case(case_id=third.pk, now=now) is None
+    assert route_case(case_id=third.pk, now=now) is None
     third.refresh_from_db()
     assert third.status == CaseStatus.QUEUED
     # Outside the window, Ana is fair game again.
-    assert services.route_case(case_id=third.pk, now=now + timedelta(minutes=11)).agent == ana
+    assert route_case(case_id=third.pk, now=now + timedelta(minutes=11)).agent == ana
 
 
 # --- 11. Overflow -------------------------------------------------------------------------------------
@@ -617,9 +625,9 @@ def test_lower_proficiency_relaxes_optional_skills_after_the_threshold(now):
         chan, skills={"billing": 4, "lang-es": 3}, optional=("billing",), at=now - timedelta(seconds=90)
     )
     fresh = factories.queued_case(chan, skills={"billing": 4}, optional=("billing",), at=now - timedelta(seconds=30))
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    assert services.apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 1
 
     case.refresh_from_db()
     assert case.overflow_level == 1
@@ -634,11 +642,11 @@ def test_lower_proficiency_relaxes_optional_skills_after_the_threshold(now):
     assert fresh.overflow_level == 0 and not _overflow_events(fresh)
     assert CaseSkill.objects.get(case=fresh).min_proficiency == 4
     # lang-es 3 is still required and Ana has 2
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
     skill = AgentSkill.objects.get(agent=ana, skill__name="lang-es")
     skill.proficiency = 3
     skill.save()  # as the admin and the API save it: the router sees it at once
-    assert services.route_case(case_id=case.pk, now=now).agent == ana
+    assert route_case(case_id=case.pk, now=now).agent == ana
 
 
 def test_drop_optional_skills_keeps_the_required_ones(now):
@@ -650,15 +658,15 @@ def test_drop_optional_skills_keeps_the_required_ones(now):
     case = factories.queued_case(
         chan, skills={"billing": 3, "lang-es": 1}, optional=("billing",), at=now - timedelta(seconds=61)
     )
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    assert services.apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 1
 
     assert list(CaseSkill.objects.filter(case=case).values_list("skill__name", flat=True)) == ["lang-es"]
     assert _overflow_events(case) == [
         {"step": 1, "action": "drop_optional_skills", "after_seconds": 60, "dropped": ["billing"]}
     ]
-    assert services.route_case(case_id=case.pk, now=now).agent == speaker
+    assert route_case(case_id=case.pk, now=now).agent == speaker
 
 
 def test_add_queue_lets_the_other_queues_members_take_it(now):
@@ -672,14 +680,14 @@ def test_add_queue_lets_the_other_queues_members_take_it(now):
     member = factories.agent("member", teams=[other_team])
     direct.agents.add(factories.agent("direct", capacity={"api": 8}))
     case = factories.queued_case(chan, at=now - timedelta(seconds=120))
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    assert services.apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 1
 
     case.refresh_from_db()
     assert case.overflow == {"queues": [other.pk]}
     assert _overflow_events(case) == [{"step": 1, "action": "add_queue", "after_seconds": 60, "queue": "Other"}]
-    assert services.route_case(case_id=case.pk, now=now).agent == member
+    assert route_case(case_id=case.pk, now=now).agent == member
 
 
 def test_add_queue_reaches_direct_members_of_the_other_queue(now):
@@ -691,11 +699,11 @@ def test_add_queue_reaches_direct_members_of_the_other_queue(now):
     member = factories.agent("member")
     other.agents.add(member)
     case = factories.queued_case(chan, at=now - timedelta(seconds=120))
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    services.apply_overflow(now=now)
+    apply_overflow(now=now)
 
-    assert services.route_case(case_id=case.pk, now=now).agent == member
+    assert route_case(case_id=case.pk, now=now).agent == member
 
 
 def test_add_team_lets_that_team_take_it(now):
@@ -706,14 +714,14 @@ def test_add_team_lets_that_team_take_it(now):
     factories.agent("outsider", capacity={"api": 9})
     helper = factories.agent("helper", teams=[helpers])
     case = factories.queued_case(chan, at=now - timedelta(seconds=60))
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    assert services.apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 1
 
     case.refresh_from_db()
     assert case.overflow == {"teams": [helpers.pk]}
     assert _overflow_events(case) == [{"step": 1, "action": "add_team", "after_seconds": 60, "team": "Helpers"}]
-    assert services.route_case(case_id=case.pk, now=now).agent == helper
+    assert route_case(case_id=case.pk, now=now).agent == helper
 
 
 def test_anyone_opens_the_case_to_every_agent(now):
@@ -722,13 +730,13 @@ def test_anyone_opens_the_case_to_every_agent(now):
     OverflowStep.objects.create(queue=home, after_seconds=60, action="anyone")
     outsider = factories.agent("outsider")
     case = factories.queued_case(chan, at=now - timedelta(seconds=60))
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
 
-    assert services.apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 1
 
     case.refresh_from_db()
     assert case.overflow == {"anyone": True}
-    assert services.route_case(case_id=case.pk, now=now).agent == outsider
+    assert route_case(case_id=case.pk, now=now).agent == outsider
 
 
 def test_overflow_steps_are_taken_once_each_in_order(now):
@@ -740,13 +748,13 @@ def test_overflow_steps_are_taken_once_each_in_order(now):
     start = now - timedelta(seconds=90)
     case = factories.queued_case(chan, skills={"billing": 5}, optional=("billing",), at=start)
 
-    assert services.apply_overflow(now=now) == 1
-    assert services.apply_overflow(now=now) == 0  # the first step is not taken twice
+    assert apply_overflow(now=now) == 1
+    assert apply_overflow(now=now) == 0  # the first step is not taken twice
     case.refresh_from_db()
     assert case.overflow_level == 1 and CaseSkill.objects.get(case=case).min_proficiency == 3
 
-    assert services.apply_overflow(now=start + timedelta(seconds=400)) == 2  # both remaining, in order
-    assert services.apply_overflow(now=start + timedelta(seconds=500)) == 0
+    assert apply_overflow(now=start + timedelta(seconds=400)) == 2  # both remaining, in order
+    assert apply_overflow(now=start + timedelta(seconds=500)) == 0
 
     case.refresh_from_db()
     assert case.overflow_level == 3 and case.overflow == {"anyone": True}
@@ -764,9 +772,9 @@ def test_overflow_does_not_touch_cases_that_are_not_waiting(now):
     OverflowStep.objects.create(queue=home, after_seconds=60, action="anyone")
     ana = factories.agent("ana")
     case = factories.queued_case(chan, at=now - timedelta(seconds=600))
-    services.route_case(case_id=case.pk, now=now)  # offered
+    route_case(case_id=case.pk, now=now)  # offered
 
-    assert services.apply_overflow(now=now) == 0
+    assert apply_overflow(now=now) == 0
 
     case.refresh_from_db()
     assert case.overflow_level == 0 and case.status == CaseStatus.OFFERED
@@ -798,8 +806,8 @@ def test_resolving_puts_the_case_in_wrap_up_holding_capacity(wrap, now, django_c
     assert first.status == CaseStatus.WRAP_UP and first.assignee == ana
     assert first.wrap_up_until == now + timedelta(seconds=60) and first.resolved_at == now
     assert first.events.get(kind=CaseEvent.Kind.WRAP_UP).data == {"until": first.wrap_up_until.isoformat()}
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"api": 1}}
-    assert services.route_case(case_id=second.pk, now=now) is None
+    assert agent_loads([ana.pk]) == {ana.pk: {"api": 1}}
+    assert route_case(case_id=second.pk, now=now) is None
     assert not Offer.objects.filter(case=second).exists()
 
 
@@ -808,14 +816,14 @@ def test_ending_wrap_up_resolves_and_the_agent_pulls_the_next_case(wrap, now, dj
     resolve_case(case_id=first.pk, agent=ana, now=now)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.end_wrap_up(case_id=first.pk, agent=ana, now=now + timedelta(seconds=20))
+        end_wrap_up(case_id=first.pk, agent=ana, now=now + timedelta(seconds=20))
 
     first.refresh_from_db()
     assert first.status == CaseStatus.RESOLVED and first.wrap_up_until is None
     assert first.events.get(kind=CaseEvent.Kind.RESOLVED).data == {"wrap_up_ended": True}
     assert _offered(second).agent == ana
-    with pytest.raises(services.NotAllowed):
-        services.end_wrap_up(case_id=first.pk, agent=ana, now=now + timedelta(seconds=21))
+    with pytest.raises(NotAllowed):
+        end_wrap_up(case_id=first.pk, agent=ana, now=now + timedelta(seconds=21))
 
 
 def test_someone_else_cannot_end_the_wrap_up(wrap, now):
@@ -823,8 +831,8 @@ def test_someone_else_cannot_end_the_wrap_up(wrap, now):
     ben = factories.agent("ben")
     resolve_case(case_id=first.pk, agent=ana, now=now)
 
-    with pytest.raises(services.NotAllowed, match="not yours"):
-        services.end_wrap_up(case_id=first.pk, agent=ben, now=now)
+    with pytest.raises(NotAllowed, match="not yours"):
+        end_wrap_up(case_id=first.pk, agent=ben, now=now)
 
     first.refresh_from_db()
     assert first.status == CaseStatus.WRAP_UP
@@ -833,17 +841,17 @@ def test_someone_else_cannot_end_the_wrap_up(wrap, now):
 def test_wrap_up_ends_when_its_time_limit_passes(wrap, now, django_capture_on_commit_callbacks):
     ana, first, second = wrap
     resolve_case(case_id=first.pk, agent=ana, now=now)
-    assert services.end_due_wrap_ups(now=now + timedelta(seconds=59)) == 0
+    assert end_due_wrap_ups(now=now + timedelta(seconds=59)) == 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.end_due_wrap_ups(now=now + timedelta(seconds=61)) == 1
+        assert end_due_wrap_ups(now=now + timedelta(seconds=61)) == 1
 
     first.refresh_from_db()
     assert first.status == CaseStatus.RESOLVED
     assert _offered(second).agent == ana
     ana.refresh_from_db()
     assert ana.idle_since == now + timedelta(seconds=61)  # held nothing from then (an offer is not held)
-    assert services.end_due_wrap_ups(now=now + timedelta(seconds=120)) == 0
+    assert end_due_wrap_ups(now=now + timedelta(seconds=120)) == 0
 
 
 # --- 13. Supervisor actions ------------------------------------------------------------------------
@@ -854,7 +862,7 @@ def test_assigning_a_queued_case_to_an_agent(chan, now):
     boss = factories.user("boss", role="supervisor")
     case = factories.queued_case(chan)
 
-    services.assign_case(case_id=case.pk, agent_id=ana.pk, now=now, actor=boss)
+    assign_case(case_id=case.pk, agent_id=ana.pk, now=now, actor=boss)
 
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED and case.assignee == ana and case.first_assigned_at == now
@@ -868,17 +876,17 @@ def test_assigning_to_an_agent_at_capacity_needs_force(chan, now):
     factories.held_case(chan, ana)
     case = factories.queued_case(chan)
 
-    with pytest.raises(services.NotAllowed, match="capacity"):
-        services.assign_case(case_id=case.pk, agent_id=ana.pk, now=now)
+    with pytest.raises(NotAllowed, match="capacity"):
+        assign_case(case_id=case.pk, agent_id=ana.pk, now=now)
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED and case.assignee is None
 
-    services.assign_case(case_id=case.pk, agent_id=ana.pk, now=now, force=True)
+    assign_case(case_id=case.pk, agent_id=ana.pk, now=now, force=True)
 
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED and case.assignee == ana
     assert case.events.get(kind=CaseEvent.Kind.ASSIGNED).data["forced"] is True
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"api": 2}}
+    assert agent_loads([ana.pk]) == {ana.pk: {"api": 2}}
 
 
 def test_assigning_to_an_offline_agent_or_one_without_the_skill_needs_force(chan, now):
@@ -886,10 +894,10 @@ def test_assigning_to_an_offline_agent_or_one_without_the_skill_needs_force(chan
     unskilled = factories.agent("unskilled")
     case = factories.queued_case(chan, skills={"billing": 2})
 
-    with pytest.raises(services.NotAllowed, match="status"):
-        services.assign_case(case_id=case.pk, agent_id=offline.pk, now=now)
-    with pytest.raises(services.NotAllowed, match="skill"):
-        services.assign_case(case_id=case.pk, agent_id=unskilled.pk, now=now)
+    with pytest.raises(NotAllowed, match="status"):
+        assign_case(case_id=case.pk, agent_id=offline.pk, now=now)
+    with pytest.raises(NotAllowed, match="skill"):
+        assign_case(case_id=case.pk, agent_id=unskilled.pk, now=now)
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED
 
@@ -900,11 +908,11 @@ def test_a_supervisor_may_assign_outside_the_queue_and_after_a_decline(now):
     outsider = factories.agent("outsider")
     member = factories.agent("member", teams=[team])
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
-    services.decline_offer(offer_id=offer.pk, agent=member, reason="", now=now)
+    offer = route_case(case_id=case.pk, now=now)
+    decline_offer(offer_id=offer.pk, agent=member, reason="", now=now)
 
-    services.assign_case(case_id=case.pk, agent_id=member.pk, now=now)
-    services.assign_case(case_id=case.pk, agent_id=outsider.pk, now=now)
+    assign_case(case_id=case.pk, agent_id=member.pk, now=now)
+    assign_case(case_id=case.pk, agent_id=outsider.pk, now=now)
 
     case.refresh_from_db()
     assert case.assignee == outsider
@@ -917,16 +925,16 @@ def test_reassigning_frees_the_previous_agent(chan, now, django_capture_on_commi
     _assigned(case, ana, now)
     waiting = factories.queued_case(chan)
     Agent.objects.filter(pk=ben.pk).update(present_until=None)  # so the waiting case stays waiting
-    assert services.route_case(case_id=waiting.pk, now=now) is None
+    assert route_case(case_id=waiting.pk, now=now) is None
     Agent.objects.filter(pk=ben.pk).update(present_until=now + timedelta(minutes=10))
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign_case(case_id=case.pk, agent_id=ben.pk, now=now, force=False)
+        assign_case(case_id=case.pk, agent_id=ben.pk, now=now, force=False)
 
     case.refresh_from_db()
     assert case.assignee == ben
     assert case.events.filter(kind=CaseEvent.Kind.ASSIGNED).last().data["previous_agent_id"] == ana.pk
-    assert selectors.agent_loads([ana.pk, ben.pk])[ben.pk] == {"api": 1}
+    assert agent_loads([ana.pk, ben.pk])[ben.pk] == {"api": 1}
     assert _offered(waiting).agent == ana  # Ana, freed, pulled the waiting case
 
 
@@ -934,16 +942,16 @@ def test_assigning_an_offered_case_cancels_its_pending_offer(chan, now):
     ana = factories.agent("ana")
     ben = factories.agent("ben", capacity={"api": 1})
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
     assert offer.agent == ana
 
-    services.assign_case(case_id=case.pk, agent_id=ben.pk, now=now)
+    assign_case(case_id=case.pk, agent_id=ben.pk, now=now)
 
     offer.refresh_from_db()
     assert offer.status == Offer.Status.CANCELLED and offer.responded_at == now
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED and case.assignee == ben
-    assert selectors.agent_loads([ana.pk]) == {}
+    assert agent_loads([ana.pk]) == {}
 
 
 def test_assigning_an_offered_case_to_the_agent_it_is_offered_to(chan, now):
@@ -951,15 +959,15 @@ def test_assigning_an_offered_case_to_the_agent_it_is_offered_to(chan, now):
     to them takes no more room, so it needs no force."""
     ana = factories.agent("ana", capacity={"api": 1})
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
 
-    services.assign_case(case_id=case.pk, agent_id=ana.pk, now=now)
+    assign_case(case_id=case.pk, agent_id=ana.pk, now=now)
 
     offer.refresh_from_db()
     assert offer.status == Offer.Status.CANCELLED
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED and case.assignee == ana
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"api": 1}}
+    assert agent_loads([ana.pk]) == {ana.pk: {"api": 1}}
 
 
 def test_transfer_moves_the_case_with_the_new_queues_skills(now):
@@ -970,11 +978,11 @@ def test_transfer_moves_the_case_with_the_new_queues_skills(now):
     chan = factories.channel("b", default_queue=billing)
     ana = factories.agent("ana", skills={"billing": 3, "lang-es": 2})
     case = factories.queued_case(chan, skills={"billing": 2, "lang-es": 1})
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
     assert offer.agent == ana
     boss = factories.user("boss", role="supervisor")
 
-    services.transfer_to_queue(case_id=case.pk, queue_id=returns.pk, now=now, actor=boss)
+    transfer_to_queue(case_id=case.pk, queue_id=returns.pk, now=now, actor=boss)
 
     case.refresh_from_db()
     assert case.queue == returns and case.status == CaseStatus.QUEUED and case.assignee is None
@@ -987,9 +995,9 @@ def test_transfer_moves_the_case_with_the_new_queues_skills(now):
     assert offer.status == Offer.Status.CANCELLED
     event = case.events.get(kind=CaseEvent.Kind.TRANSFERRED)
     assert event.actor == boss and event.data == {"from_queue": "Billing", "to_queue": "Returns"}
-    assert services.route_case(case_id=case.pk, now=now) is None  # Ana lacks "returns"
+    assert route_case(case_id=case.pk, now=now) is None  # Ana lacks "returns"
     returner = factories.agent("returner", skills={"returns": 3, "lang-es": 1})
-    assert services.route_case(case_id=case.pk, now=now).agent == returner
+    assert route_case(case_id=case.pk, now=now).agent == returner
 
 
 def test_transferring_an_assigned_case_frees_its_agent(chan, now):
@@ -998,11 +1006,11 @@ def test_transferring_an_assigned_case_frees_its_agent(chan, now):
     _assigned(case, ana, now)
     other = factories.queue("Other")
 
-    services.transfer_to_queue(case_id=case.pk, queue_id=other.pk, now=now)
+    transfer_to_queue(case_id=case.pk, queue_id=other.pk, now=now)
 
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED and case.assignee is None and case.queue == other
-    assert selectors.agent_loads([ana.pk]) == {}
+    assert agent_loads([ana.pk]) == {}
 
 
 def test_transfer_to_an_unknown_or_inactive_queue_changes_nothing(chan, now):
@@ -1011,8 +1019,8 @@ def test_transfer_to_an_unknown_or_inactive_queue_changes_nothing(chan, now):
     queue_id = case.queue_id
 
     for bad in (inactive.pk, 999_999):
-        with pytest.raises(services.NotFound):
-            services.transfer_to_queue(case_id=case.pk, queue_id=bad, now=now)
+        with pytest.raises(NotFound):
+            transfer_to_queue(case_id=case.pk, queue_id=bad, now=now)
 
     case.refresh_from_db()
     assert case.queue_id == queue_id and case.status == CaseStatus.QUEUED
