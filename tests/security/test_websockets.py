@@ -31,7 +31,7 @@ from dashboards.fanout import agent_group
 from dashboards.scope import team_group
 from routing.models import Offer
 from tests import factories
-from tests.dashboards.conftest import _fresh_sequences, connect, receive  # noqa: F401 (autouse fixture)
+from tests.dashboards.conftest import connect, fresh_sequences, receive  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
