@@ -109,7 +109,7 @@ def set_capacity(
                 AgentCapacity.objects.update_or_create(agent=agent, channel_kind=kind, defaults={"units": units})
         publish_on_commit(AgentChanged(agent_id=agent.pk))
         background.enqueue(route_agent, agent_id=agent.pk)
-    from routing.selectors import planning
+    from routing.pool import planning
 
     planning.changed(agent.pk)  # this process's router sees the new capacity at once
     return agent

@@ -81,7 +81,8 @@ def arrive(*, count: int, gap: float, channel_id: int) -> list[float]:
     from cases.normalized import MessageKind, NormalizedMessage, Sender
     from connectors.models import Channel
     from dashboards.streams import coalescer
-    from routing import services as routing_services
+    from routing.classify import classify_case
+    from routing.ranking import queue_case
 
     channel = Channel.objects.get(pk=channel_id)
     run = secrets.token_hex(3)
@@ -102,8 +103,8 @@ def arrive(*, count: int, gap: float, channel_id: int) -> list[float]:
         with transaction.atomic():
             now = timezone.now()
             received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
-            routing_services.classify_case(case=received.case, text=normalized.text, now=now)
-            routing_services.queue_case(case=received.case, now=now)
+            classify_case(case=received.case, text=normalized.text, now=now)
+            queue_case(case=received.case, now=now)
             times.append(time.time())
         time.sleep(max(0.0, gap - (time.monotonic() - started)))
     time.sleep(max(1.0, gap))  # the flusher thread sends the last one

@@ -13,12 +13,12 @@ random seed makes every run route the same backlog.
 Phases, each measured on its own:
 
 1. decision — with the agents seeded and (almost) nothing waiting, one case
-   is queued at a time and ``routing.services.route_case`` is timed around
+   is queued at a time and ``routing.batch.route_case`` is timed around
    the call (``--decisions`` of them, after a few not counted). The decision
    cases are deleted afterwards.
 2. throughput — the backlog is seeded and ``--routers`` OS processes (each a
    Django process with its own connection) loop on
-   ``routing.services.route_waiting(now=..., limit=--batch)`` from one start
+   ``routing.batch.route_waiting(now=..., limit=--batch)`` from one start
    signal until nothing waiting may be taken by anyone or ``--seconds`` pass
    (checked between calls: one call may loop over many batches itself).
    Assignments (pending offers + assigned cases, counted in the database
@@ -657,7 +657,7 @@ def decide(*, count: int, warmup: int, seed: int, seconds: float) -> dict:
 
     from cases.models import Case, CaseSkill, Customer
     from config.events import dispatcher
-    from routing import services
+    from routing.batch import route_case
 
     eligibility = _Eligibility()
     generator = _CaseSpecs(random.Random(seed + 2), eligibility)
@@ -689,7 +689,7 @@ def decide(*, count: int, warmup: int, seed: int, seconds: float) -> dict:
             before = (timer.count + timer.listener_count, timer.seconds, listeners.seconds)
             with connection.execute_wrapper(timer):
                 started = time.perf_counter()
-                result = services.route_case(case_id=case.pk, now=timezone.now())
+                result = route_case(case_id=case.pk, now=timezone.now())
                 elapsed = time.perf_counter() - started
                 dispatcher.flush()
                 delivered = time.perf_counter() - started
@@ -787,7 +787,7 @@ def router(*, index: int, batch: int, seconds: float, idle_calls: int, signals: 
     from django.db import connection
     from django.utils import timezone
 
-    from routing import services
+    from routing.batch import route_waiting
 
     signals_dir = Path(signals)
     timer = _Timer()
@@ -817,7 +817,7 @@ def router(*, index: int, batch: int, seconds: float, idle_calls: int, signals: 
         while True:
             began = time.perf_counter()
             try:
-                n = services.route_waiting(now=timezone.now(), limit=batch)
+                n = route_waiting(now=timezone.now(), limit=batch)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:500])
                 n = 0
@@ -1002,7 +1002,7 @@ def _load_drift() -> dict:
     """Agents whose load kept on their row (what the routers decided with)
     differs from the sums of their cases and offers."""
     try:
-        from routing.selectors import load_drift
+        from routing.loads import load_drift
     except ImportError:  # an older tree, run by hand
         return {}
     return load_drift()

@@ -16,8 +16,7 @@ from cases import selectors, services
 from cases.models import Case, CaseEvent, Message
 from config.api import NotFound
 from routing import explain as routing_explain
-from routing import selectors as routing_selectors
-from routing import services as routing_services
+from routing import ranking, supervision, timers
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -238,7 +237,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="end-wrap-up")
     def end_wrap_up(self, request, pk=None):
         case = self.get_object()
-        case = routing_services.end_wrap_up(case_id=case.pk, agent=_agent(request), now=timezone.now())
+        case = timers.end_wrap_up(case_id=case.pk, agent=_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=None, responses=PositionSerializer)
@@ -246,7 +245,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     def position(self, request, pk=None):
         """Where a waiting case stands in its queue and an estimated wait."""
         case = self.get_object()
-        return Response(routing_selectors.queue_position(case, timezone.now()))
+        return Response(ranking.queue_position(case, timezone.now()))
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
@@ -268,7 +267,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         agent_id = body.validated_data["agent"]
         if not selectors.agent_visible_to(request.user, agent_id):
             raise NotFound(f"no agent {agent_id}")
-        case = routing_services.assign_case(
+        case = supervision.assign_case(
             case_id=case.pk,
             agent_id=agent_id,
             force=body.validated_data["force"],
@@ -291,11 +290,9 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             supervising = selectors.role_of(request.user) in (Role.SUPERVISOR, Role.ADMIN)
             if supervising and not selectors.agent_visible_to(request.user, agent_id):
                 raise NotFound(f"no agent {agent_id}")
-            case = routing_services.assign_case(
-                case_id=case.pk, agent_id=agent_id, actor=request.user, now=timezone.now()
-            )
+            case = supervision.assign_case(case_id=case.pk, agent_id=agent_id, actor=request.user, now=timezone.now())
             return Response(CaseSerializer(case).data)
-        case = routing_services.transfer_to_queue(
+        case = supervision.transfer_to_queue(
             case_id=case.pk, queue_id=body.validated_data["queue"], actor=request.user, now=timezone.now()
         )
         return Response(CaseSerializer(case).data)

@@ -51,7 +51,7 @@ def _limits() -> tuple[int, int]:
     return settings.SWITCHBOARD["LOGIN_FAILURES_ALLOWED"], settings.SWITCHBOARD["LOGIN_LOCK_SECONDS"]
 
 
-def _key(username: str, address: str) -> str:
+def attempts_key(username: str, address: str) -> str:
     digest = hashlib.sha256(f"{username.strip().lower()}\0{address}".encode()).hexdigest()
     return f"switchboard:login-failures:{digest}"
 
@@ -62,12 +62,12 @@ def _address(request) -> str:
 
 def is_locked(username: str, address: str) -> bool:
     allowed, _ = _limits()
-    return allowed > 0 and (cache.get(_key(username, address)) or 0) >= allowed
+    return allowed > 0 and (cache.get(attempts_key(username, address)) or 0) >= allowed
 
 
 def record_failure(username: str, address: str) -> None:
     _, seconds = _limits()
-    key = _key(username, address)
+    key = attempts_key(username, address)
     if cache.add(key, 1, timeout=seconds):
         return
     try:
@@ -77,7 +77,7 @@ def record_failure(username: str, address: str) -> None:
 
 
 def clear_failures(username: str, address: str) -> None:
-    cache.delete(_key(username, address))
+    cache.delete(attempts_key(username, address))
 
 
 class LoginLocked(ValidationError):

@@ -29,7 +29,8 @@ from connectors import outbound
 from connectors.events import InboundEventFailed
 from connectors.models import Channel, InboundEvent
 from connectors.providers import PayloadInvalid, SignatureInvalid, provider_for
-from routing import services as routing_services
+from routing.classify import classify_case
+from routing.ranking import queue_case
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,8 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
             case_services.add_identity_if_free(customer=received.case.customer, kind=kind, address=address)
         if received.case.status == CaseStatus.NEW:
             text = normalized.text or strip_tags(received.message.html)
-            routing_services.classify_case(case=received.case, text=text, now=now)
-            routing_services.queue_case(case=received.case, now=now)
+            classify_case(case=received.case, text=text, now=now)
+            queue_case(case=received.case, now=now)
         return True, received.message
     if normalized.kind is MessageKind.DELIVERY_STATUS:
         changed = update_delivery(
@@ -185,8 +186,8 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
         if Message.objects.filter(channel=channel, provider_message_id=f"{normalized.external_id}#0").exists():
             return False, None  # this conversation was handed over already
         case, first = open_handoff_case(channel=channel, normalized=normalized, now=now)
-        routing_services.classify_case(case=case, text=handoff_text(normalized), now=now)
-        routing_services.queue_case(case=case, now=now)
+        classify_case(case=case, text=handoff_text(normalized), now=now)
+        queue_case(case=case, now=now)
         return True, first
     if normalized.kind is MessageKind.CALL_EVENT:
         from connectors.telephony import apply_call_event

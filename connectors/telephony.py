@@ -100,7 +100,8 @@ def apply_call_event(*, channel, normalized, now: datetime):
     from cases import services as case_services
     from cases.models import CaseStatus, Message
     from cases.normalized import MessageKind, NormalizedMessage, Sender
-    from routing import services as routing_services
+    from routing.classify import classify_case
+    from routing.ranking import queue_case
 
     call: CallEvent = normalized.extra["call"]
     at = normalized.sent_at or now
@@ -154,8 +155,8 @@ def apply_call_event(*, channel, normalized, now: datetime):
         case = received.case
         if case.status == CaseStatus.NEW:
             classify_text = f"{text} missed call callback" if callback else text
-            routing_services.classify_case(case=case, text=classify_text, now=now)
-            routing_services.queue_case(case=case, now=now)
+            classify_case(case=case, text=classify_text, now=now)
+            queue_case(case=case, now=now)
         return True, received.message
 
     session.timeline = [*session.timeline, _line(call, at)]
@@ -285,12 +286,13 @@ def _make_callback(*, session: CallSession, call: CallEvent, now: datetime) -> N
     """An unanswered call: the case becomes a callback, re-classified when it
     is still waiting so a rule can send callbacks to their own queue."""
     from cases.models import Case, CaseStatus
-    from routing import services as routing_services
+    from routing.classify import classify_case
+    from routing.ranking import queue_case
 
     case = Case.objects.select_for_update().get(pk=session.case_id)
     text = _callback_text(call)
     case.subject = text.splitlines()[0][:255]
     case.save(update_fields=["subject", "updated_at"])
     if case.status in (CaseStatus.NEW, CaseStatus.QUEUED):
-        routing_services.classify_case(case=case, text=f"{text} missed call callback", now=now)
-        routing_services.queue_case(case=case, now=now)
+        classify_case(case=case, text=f"{text} missed call callback", now=now)
+        queue_case(case=case, now=now)

@@ -16,7 +16,7 @@ from cases import services as case_services
 from config.api import DomainError
 from dashboards import selectors
 from dashboards.fanout import agent_group
-from routing import services as routing_services
+from routing.offers import accept_offer, decline_offer
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +119,14 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         return {"status_id": agent.status_id}
 
     def _accept(self, content: dict) -> dict:
-        case = routing_services.accept_offer(
-            offer_id=_int(content, "offer_id"), agent=self._agent(), now=timezone.now()
-        )
+        case = accept_offer(offer_id=_int(content, "offer_id"), agent=self._agent(), now=timezone.now())
         return {"case_id": case.pk}
 
     def _decline(self, content: dict) -> dict:
         reason = content.get("reason") or ""
         if not isinstance(reason, str):
             raise DomainError("'reason' must be text")
-        offer = routing_services.decline_offer(
+        offer = decline_offer(
             offer_id=_int(content, "offer_id"), agent=self._agent(), reason=reason, now=timezone.now()
         )
         return {"offer_id": offer.pk}

@@ -11,9 +11,10 @@ from django.utils import timezone
 from agents.models import Agent, PresenceStatus
 from cases.models import HELD_STATUSES, Case, Message
 from cases.selectors import reply_window_closes_at
-from routing import selectors as routing_selectors
-from routing import services as routing_services
+from routing.bulk import among, fast_cursor
+from routing.loads import agent_loads
 from routing.models import Offer, Queue
+from routing.offers import decline_reasons, pending_offers_for
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -46,8 +47,8 @@ def offer_payloads(offers: Sequence[tuple[int, int]]) -> list[tuple[int, dict]]:
 
     case, message = Case._meta.db_table, Message._meta.db_table
     customer = Case._meta.get_field("customer").related_model._meta.db_table
-    by_offer, offer_ids = routing_selectors.among("o.id", [offer_id for offer_id, _ in offers])
-    by_case, case_ids = routing_selectors.among("c.id", [case_id for _, case_id in offers])
+    by_offer, offer_ids = among("o.id", [offer_id for offer_id, _ in offers])
+    by_case, case_ids = among("c.id", [case_id for _, case_id in offers])
     # Table names come from the models; every value is a parameter.
     sql = f"""
         SELECT o.id, o.status, o.agent_id, o.units, o.created_at, o.expires_at,
@@ -62,7 +63,7 @@ def offer_payloads(offers: Sequence[tuple[int, int]]) -> list[tuple[int, dict]]:
          WHERE {by_offer} AND {by_case}
          ORDER BY o.id
     """  # noqa: S608
-    with routing_selectors.fast_cursor() as cursor:  # prepared once per connection on PostgreSQL
+    with fast_cursor() as cursor:  # prepared once per connection on PostgreSQL
         cursor.execute(sql, [Message.Direction.INBOUND, *offer_ids, *case_ids])
         rows = cursor.fetchall()
     from sla.selectors import seconds_left
@@ -206,7 +207,7 @@ def case_payloads(case_ids: set[int], *, with_messages: set[int] = frozenset()) 
 
 def agent_payload(agent: Agent, now: datetime | None = None) -> dict:
     now = now or timezone.now()
-    load = routing_selectors.agent_loads([agent.pk]).get(agent.pk, {})
+    load = agent_loads([agent.pk]).get(agent.pk, {})
     return {
         "id": agent.pk,
         "name": agent.display_name,
@@ -238,9 +239,9 @@ def agent_snapshot(agent_id: int) -> dict:
         "statuses": [
             {"id": s.pk, "name": s.name, "channel_kinds": s.channel_kinds} for s in PresenceStatus.objects.all()
         ],
-        "offers": [offer_payload(o) for o in routing_selectors.pending_offers_for(agent)],
+        "offers": [offer_payload(o) for o in pending_offers_for(agent)],
         "cases": [case_payload(c) for c in cases],
-        "decline_reasons": routing_services.decline_reasons(),
+        "decline_reasons": decline_reasons(),
         "queues": [{"id": q.pk, "name": q.name} for q in Queue.objects.filter(is_active=True).order_by("name")],
         "colleagues": [
             {"id": pk, "name": name}

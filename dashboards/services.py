@@ -1,5 +1,5 @@
 """Supervisors' changes from the dashboard that are not case actions
-(those are ``routing.services.assign_case`` and ``transfer_to_queue``, on the
+(those are ``routing.supervision.assign_case`` and ``transfer_to_queue``, on the
 case timeline): a queue's priority, a whole channel kind's priority, an
 agent's capacity or status. Each leaves a ``SupervisorAction`` audit record
 (and, where cases change, their timeline) and reaches every dashboard through
@@ -19,8 +19,8 @@ from config.channel_kinds import CHANNEL_KINDS
 from config.events import publish_on_commit
 from dashboards.events import QueueChanged
 from dashboards.models import SupervisorAction
-from routing import services as routing_services
 from routing.models import Queue, RoutingRule
+from routing.ranking import refresh_ranks
 
 CHUNK = 2000
 
@@ -38,7 +38,7 @@ def set_queue_priority(*, queue_id: int, priority: int, actor, now: datetime) ->
         queue.save(update_fields=["priority"])
         waiting = list(Case.objects.filter(queue=queue, status=CaseStatus.QUEUED).values_list("pk", flat=True))
         for start in range(0, len(waiting), CHUNK):
-            routing_services.refresh_ranks(case_ids=waiting[start : start + CHUNK])
+            refresh_ranks(case_ids=waiting[start : start + CHUNK])
         SupervisorAction.objects.create(
             kind=SupervisorAction.Kind.QUEUE_PRIORITY,
             actor=actor,
@@ -82,7 +82,7 @@ def set_channel_kind_priority(*, channel_kind: str, priority: int, actor, now: d
                     for pk, old, _ in part
                 ]
             )
-            routing_services.refresh_ranks(case_ids=ids)
+            refresh_ranks(case_ids=ids)
         rules = RoutingRule.objects.filter(is_active=True, match_channel_kinds=[channel_kind])
         rule_ids = list(rules.values_list("pk", flat=True))
         rules.update(set_priority=priority)

@@ -16,7 +16,7 @@ from cases.models import HELD_STATUSES, Case, CaseStatus
 from config.channel_kinds import CHANNEL_KINDS
 from dashboards.models import Escalation, QueueLoadSample
 from dashboards.scope import Scope
-from routing import selectors as routing_selectors
+from routing.loads import agent_loads
 from routing.models import Queue
 
 # An SLA target due within this many minutes is "at risk".
@@ -185,7 +185,7 @@ def _agents_for_queues(out: dict[int, dict], queues: dict[int, dict], now: datet
         "agent_id", "channel_kind", "units"
     ):
         capacity[agent_id][kind] = units
-    loads = routing_selectors.agent_loads(ids)
+    loads = agent_loads(ids)
     for pk, q in queues.items():
         team_id = q["team_id"]
         open_queue = team_id is None and not direct.get(pk)
@@ -255,7 +255,7 @@ def agent_rows(agent_ids, now: datetime | None = None) -> dict[int, dict]:
         .values_list("pk", "assignee_id", "status", "channel_kind", "queue__name")
     ):
         cases[assignee_id].append({"id": pk, "status": status, "channel_kind": kind, "queue": queue_name})
-    loads = routing_selectors.agent_loads(ids)
+    loads = agent_loads(ids)
     out = {}
     for a in agents:
         pk = a["pk"]

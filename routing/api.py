@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from agents.models import Agent
-from routing import services
+from routing import offers
 from routing.models import Offer
 
 
@@ -66,13 +66,13 @@ class OfferViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["get"], url_path="decline-reasons", pagination_class=None)
     def decline_reasons(self, request):
         """The reasons an agent may give when declining (empty: any text)."""
-        return Response(services.decline_reasons())
+        return Response(offers.decline_reasons())
 
     @extend_schema(request=None, responses=OfferSerializer)
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         offer = self.get_object()
-        services.accept_offer(offer_id=offer.pk, agent=self._agent(), now=timezone.now())
+        offers.accept_offer(offer_id=offer.pk, agent=self._agent(), now=timezone.now())
         offer.refresh_from_db()
         return Response(OfferSerializer(offer).data)
 
@@ -82,7 +82,7 @@ class OfferViewSet(viewsets.ReadOnlyModelViewSet):
         offer = self.get_object()
         body = DeclineSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        offer = services.decline_offer(
+        offer = offers.decline_offer(
             offer_id=offer.pk, agent=self._agent(), reason=body.validated_data["reason"], now=timezone.now()
         )
         return Response(OfferSerializer(offer).data)

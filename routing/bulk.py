@@ -99,3 +99,19 @@ def _shape(model: type[models.Model], attnames: tuple[str, ...]) -> tuple[str, s
         json_positions = frozenset(n for n, f in enumerate(fields) if isinstance(f, models.JSONField))
         found = _shapes[key] = (columns, f"unnest({casts})", json_positions)
     return found
+
+
+def fast_cursor():
+    """Where the router's raw reads run: on PostgreSQL a cursor binding
+    server-side (an id array packed in C), each statement prepared once per
+    connection and read in binary (``binary_cursor``)."""
+    return binary_cursor(prepared=True) if connection.vendor == "postgresql" else connection.cursor()
+
+
+def among(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """SQL for "column is one of ids" and its parameters: one array parameter
+    on PostgreSQL (a batch of 200 ids is one value to send, not 200
+    placeholders to parse), an IN list elsewhere."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)

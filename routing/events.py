@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from cases.events import CaseStatusChanged
 from config.events import Event
 
 
@@ -37,3 +38,8 @@ class CaseEscalated(Event):
     case_id: int
     queue_id: int | None
     reason: str
+
+
+def case_status_changed(case) -> CaseStatusChanged:
+    """The ``CaseStatusChanged`` a router write publishes for ``case``."""
+    return CaseStatusChanged(case_id=case.pk, status=case.status, assignee_id=case.assignee_id, queue_id=case.queue_id)

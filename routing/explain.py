@@ -16,8 +16,11 @@ from django.conf import settings as django_settings
 from agents.models import Agent, Role
 from cases.models import Case, CaseStatus
 from cases.selectors import role_of
-from routing import bulk, core, selectors
+from routing import bulk, core
+from routing.agent_states import agent_states
+from routing.demands import case_demands
 from routing.models import Explanation, Offer
+from routing.queue_settings import closed_queue_ids, routing_settings
 
 REASONS = {
     "status": "status does not take this channel",
@@ -140,14 +143,14 @@ def for_case(case: Case, now: datetime, *, user) -> dict:
 def _live(case: Case, now: datetime) -> dict:
     """The reasoning for a waiting case on every routable agent's state now
     (nothing is locked or written)."""
-    settings = selectors.routing_settings()
-    demand = selectors.case_demands([case], now, settings=settings)[0]
-    pool = core.AgentPool(selectors.agent_states(now, settings=settings))
+    settings = routing_settings()
+    demand = case_demands([case], now, settings=settings)[0]
+    pool = core.AgentPool(agent_states(now, settings=settings))
     why = core.Why()
     decision = pool.choose(demand, why)
     data = why.data()
     data["agent"] = decision.agent_id if decision else None
-    if case.queue_id in selectors.closed_queue_ids(now):
+    if case.queue_id in closed_queue_ids(now):
         data["queue_closed"] = True
     return data
 

@@ -17,14 +17,14 @@ from routing.events import OfferClosed
 
 def _forget(**kwargs) -> None:
     """Memberships changed: every pool reads all agents anew."""
-    from routing.selectors import planning
+    from routing.pool import planning
 
     planning.clear()
 
 
 def _agent_profile_changed(instance, **kwargs) -> None:
     """A skill or capacity row saved or deleted here: read that agent again."""
-    from routing.selectors import planning
+    from routing.pool import planning
 
     planning.changed(instance.agent_id)
 
@@ -38,7 +38,7 @@ _FREEING = {CaseStatus.RESOLVED, CaseStatus.CLOSED}
 def _agent_changed(event) -> None:
     """Presence, status or capacity changed; an offer closed (declined, timed
     out, accepted); a case resolved or closed: read that agent again."""
-    from routing.selectors import planning
+    from routing.pool import planning
 
     if isinstance(event, CaseStatusChanged):
         if event.status in _FREEING:
@@ -48,11 +48,9 @@ def _agent_changed(event) -> None:
 
 
 def _forget_queues(**kwargs) -> None:
-    from routing.selectors import _closed, _queues, _settings
+    from routing import queue_settings
 
-    _queues.clear()
-    _settings.clear()
-    _closed.clear()
+    queue_settings.forget()
 
 
 def connect() -> None:

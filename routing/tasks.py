@@ -4,17 +4,17 @@ from celery import shared_task
 from django.utils import timezone
 
 from reports.aggregate import aggregate_now_and_then
-from routing import explain, services
+from routing import batch, explain, offers, overflow, timers
 
 
 @shared_task(name="routing.tasks.route_case")
 def route_case(*, case_id: int) -> None:
-    services.route_case(case_id=case_id, now=timezone.now())
+    batch.route_case(case_id=case_id, now=timezone.now())
 
 
 @shared_task(name="routing.tasks.route_agent")
 def route_agent(*, agent_id: int) -> None:
-    services.route_agent(agent_id=agent_id, now=timezone.now())
+    batch.route_agent(agent_id=agent_id, now=timezone.now())
 
 
 @shared_task(name="routing.tasks.tick")
@@ -32,11 +32,11 @@ def tick() -> None:
     retry_due_deliveries(now=now)  # outbound sends waiting for their next try
     deliver_due(now=now)  # outbound event webhooks (outhooks) due for an attempt
     scan_due.run()  # SLA warnings and breaches, promises (its failure is logged, never stops the tick)
-    services.expire_offers(now=now)
-    services.end_due_wrap_ups(now=now)
-    services.check_first_replies(now=now)
-    services.apply_overflow(now=now)
-    services.route_waiting(now=now)
+    offers.expire_offers(now=now)
+    timers.end_due_wrap_ups(now=now)
+    timers.check_first_replies(now=now)
+    overflow.apply_overflow(now=now)
+    batch.route_waiting(now=now)
     explain.purge_now_and_then(now)
     aggregate_now_and_then(now)  # reports: the hourly facts, at most once a minute
     send_missing_now_and_then(now)  # surveys whose resolution event was lost, at most once a minute

@@ -2,7 +2,7 @@
 arrivals keep what they were given; generated ones go through the routing
 rules (no message text, so rules with keywords never match), the queue's
 and rule's skills and the customer's language, as
-``routing.services.classify_case`` does."""
+``routing.classify.classify_case`` does."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def _raise_priority(case: Case, now: datetime) -> str:
     case.priority = old - 1
     fields = {"priority": case.priority}
     if case.status == CaseStatus.QUEUED:
-        from routing.services import rank_of
+        from routing.ranking import rank_of
 
         case.route_rank = rank_of(case)
         fields["route_rank"] = case.route_rank
@@ -109,7 +109,7 @@ def _raise_priority(case: Case, now: datetime) -> str:
 
 
 def _move(case: Case, queue_id: int, now: datetime) -> str:
-    from routing.services import transfer_to_queue
+    from routing.supervision import transfer_to_queue
 
     if case.queue_id == queue_id:
         return "already in the escalation queue"
@@ -119,7 +119,7 @@ def _move(case: Case, queue_id: int, now: datetime) -> str:
 
 
 def _reassign(case: Case, lead_id: int | None, now: datetime) -> str:
-    from routing.services import assign_case
+    from routing.supervision import assign_case
 
     if lead_id is None and case.queue_id and case.queue.team_id:
         lead_id = (

@@ -333,7 +333,7 @@ def _refresh_due(case: Case) -> None:
     case.sla_due_at = value
     fields = ["sla_due_at"]
     if case.status == CaseStatus.QUEUED:
-        from routing.services import rank_of
+        from routing.ranking import rank_of
 
         case.route_rank = rank_of(case, tier=case.customer.tier)
         fields.append("route_rank")

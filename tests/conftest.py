@@ -43,14 +43,12 @@ def _fresh_channel_layer():
 @pytest.fixture(autouse=True)
 def _fresh_router_state():
     """The router's per-process kept state (planning pools, queues, routing
-    settings) starts empty in every test."""
-    from routing.selectors import _queues, _settings, planning
+    settings, opening hours) starts empty in every test."""
+    from routing import pool
 
-    for kept in (planning, _queues, _settings):
-        kept.clear()
+    pool.reset()
     yield
-    for kept in (planning, _queues, _settings):
-        kept.clear()
+    pool.reset()
 
 
 @pytest.fixture(autouse=True)

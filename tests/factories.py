@@ -121,10 +121,10 @@ def queued_case(
     sla_due_at=None,
 ):
     """A case waiting for an agent, as the connector layer leaves it (its
-    rank computed as ``routing.services.queue_case`` does). ``customer_obj``:
+    rank computed as ``routing.ranking.queue_case`` does). ``customer_obj``:
     an existing customer (its tier wins over ``tier``)."""
     from cases.models import Case, CaseSkill, CaseStatus
-    from routing.services import rank_of
+    from routing.ranking import rank_of
 
     now = at or timezone.now()
     if customer_obj is not None:

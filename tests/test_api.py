@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from agents.models import Agent, Role, Team
 from cases.models import Case, CaseStatus, Customer, Message
-from routing import services as routing_services
+from routing.batch import route_case
 from routing.models import Offer, Queue
 from tests import factories
 
@@ -355,7 +355,7 @@ def test_resolve_my_case_through_the_api(world):
 def offer(world) -> Offer:
     """A case waiting in Queue A, offered to Ana (Cleo is offline)."""
     case = _case(world, queue=world.queue_a)
-    offer = routing_services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     assert isinstance(offer, Offer) and offer.agent_id == world.ana.pk
     return offer
 

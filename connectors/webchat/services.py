@@ -18,8 +18,9 @@ from connectors.models import Channel
 from connectors.providers.webchat import chat_group, message_frame
 from connectors.services import WebhookResult, store_event
 from connectors.webchat.visitors import Visitor
-from routing import selectors as routing_selectors
+from routing.agent_states import routable_agent_ids
 from routing.models import Queue
+from routing.ranking import queue_position
 
 MAX_FRAME_CHARS = 32_000
 
@@ -59,7 +60,7 @@ def agents_serving(channel: Channel, now: datetime) -> int:
     chat queue (a queue without team or members is served by anyone)."""
     queue = chat_queue(channel)
     qs = Agent.objects.filter(
-        pk__in=routing_selectors.routable_agent_ids(now),
+        pk__in=routable_agent_ids(now),
         capacities__channel_kind=channel.kind,
         capacities__units__gt=0,
     )
@@ -78,7 +79,7 @@ def conversation_case(channel: Channel, visitor: Visitor) -> Case | None:
 def status_payload(case: Case | None, now: datetime) -> dict:
     if case is None:
         return {"status": "none", "case_id": None, "agent": None, "position": None, "estimated_wait_seconds": None}
-    position = routing_selectors.queue_position(case, now)
+    position = queue_position(case, now)
     return {
         "status": case.status,
         "case_id": case.pk,

@@ -1,7 +1,7 @@
 """The routing decision, as pure Python: plain data in, plain data out.
 
 No Django imports here, so the decision can be property-tested, benchmarked
-without a database and reused by a simulator. ``routing.services`` loads the
+without a database and reused by a simulator. ``routing.batch`` loads the
 state from the database, asks this module, and writes the decision back.
 """
 

@@ -3,8 +3,8 @@
 the most urgent waiting case it may take), overflow steps applied to a
 demand, and an agent's state after work is handed out or given back.
 
-The router does the same through the database (``routing.services``:
-``route_agent``, ``_take_step``, ``selectors.case_demands``); these are the
+The router does the same through the database (``routing.batch.route_agent``,
+``routing.overflow.take_step``, ``routing.demands.case_demands``); these are the
 same rules on plain data, deciding with ``exclusion_reason`` and ranks from
 ``routing.core.rank``, so a simulation routes as the router does.
 """
@@ -38,7 +38,7 @@ class Widening:
 
 def widen(demand: CaseDemand, step: Widening, optional: frozenset[str]) -> tuple[CaseDemand, frozenset[str]]:
     """The demand after one overflow step, and the skills still optional.
-    As ``routing.services._take_step`` followed by ``selectors.case_demands``."""
+    As ``routing.overflow.take_step`` followed by ``routing.demands.case_demands``."""
     if step.action == LOWER_PROFICIENCY:
         skills = {
             name: max(1, minimum - step.amount) if name in optional else minimum

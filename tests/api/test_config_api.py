@@ -12,8 +12,8 @@ from rest_framework.authtoken.models import Token
 
 from agents.models import Agent, Role, Team
 from audit.models import ConfigChange
-from routing import selectors
 from routing.models import OverflowStep, Queue, RoutingRule, RoutingSettings
+from routing.queue_settings import queues
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_a_queue_in_use_is_not_deleted(admin):
 def test_queue_changes_reach_the_routers_kept_state(admin, settings):
     settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 60_000}
     queue = factories.queue("Sales", priority=3)
-    assert selectors._queues.get()[queue.pk].priority == 3  # now kept for a minute
+    assert queues()[queue.pk].priority == 3  # now kept for a minute
     billing = factories.skill("billing")
     response = admin.patch(
         f"/api/v1/queues/{queue.pk}/",
@@ -180,7 +180,7 @@ def test_queue_changes_reach_the_routers_kept_state(admin, settings):
         "application/json",
     )
     assert response.status_code == 200
-    kept = selectors._queues.get()[queue.pk]
+    kept = queues()[queue.pk]
     assert kept.priority == 1
 
 

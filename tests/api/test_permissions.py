@@ -390,10 +390,9 @@ def _fresh_process_state() -> None:
     from django.core.cache import cache
 
     from connectors.webhooks import channels
-    from routing.selectors import _queues, _settings, planning
+    from routing import pool
 
-    for kept in (planning, _queues, _settings):
-        kept.clear()
+    pool.reset()
     channels.clear()
     cache.clear()
 

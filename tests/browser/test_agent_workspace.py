@@ -281,8 +281,8 @@ def test_an_agent_set_away_for_missed_offers_is_told_why(page: Page, asgi_server
 
     from django.utils import timezone
 
-    from routing import services
     from routing.models import RoutingSettings
+    from routing.offers import expire_offers
 
     def world():
         away = factories.status("On a break", [])
@@ -293,7 +293,7 @@ def test_an_agent_set_away_for_missed_offers_is_told_why(page: Page, asgi_server
     open_workspace(page, "ana")
     post_webhook(asgi_server, channel, factories.payload(id="m-1"))
     expect(page.locator("#offers .offer")).to_have_count(1)
-    db_thread(lambda: services.expire_offers(now=timezone.now() + timedelta(minutes=5)))
+    db_thread(lambda: expire_offers(now=timezone.now() + timedelta(minutes=5)))
     expect(page.locator("#status-reason")).to_have_text("Set to On a break after 1 missed offer in a row.")
     expect(page.locator("#status option:checked")).to_have_text("On a break (no channels)")
 

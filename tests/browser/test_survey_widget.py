@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from cases.customers import customer_history
 from cases.models import Case
 from cases.services import resolve_case
-from routing import services as routing_services
 from routing.models import Offer
+from routing.offers import accept_offer
 from surveys.models import Survey
 from tests.browser.test_webchat import browser, open_shop, widget_channel  # noqa: F401 (the widget's browser)
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 def _accept_and_resolve() -> int:
     case = Case.objects.get()
     offer = Offer.objects.get(case=case, status="pending")
-    routing_services.accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
+    accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
     resolve_case(case_id=case.pk, agent=offer.agent, now=timezone.now())
     return case.pk
 

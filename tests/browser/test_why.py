@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from agents.models import Role, Team
-from routing import services
+from routing.batch import route_case
 from tests import factories
 from tests.browser.test_supervisor import open_dashboard, queue_row
 
@@ -27,9 +27,9 @@ def world():
     sam = factories.user("sam", role=Role.SUPERVISOR)
     desk.supervisors.add(sam)
     routed = factories.queued_case(channel, skills={"lang-es": 3})
-    services.route_case(case_id=routed.pk, now=timezone.now())
+    route_case(case_id=routed.pk, now=timezone.now())
     waiting = factories.queued_case(channel, skills={"lang-es": 3, "billing": 4})
-    services.route_case(case_id=waiting.pk, now=timezone.now())
+    route_case(case_id=waiting.pk, now=timezone.now())
     return queue, routed.pk, waiting.pk
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cases.models import CaseEvent, CaseStatus
-from routing import selectors
+from routing.loads import agent_loads
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_the_agent_sets_waiting_and_keeps_the_case_and_its_room(client, held):
     assert answer.status_code == 200, answer.content
     case.refresh_from_db()
     assert case.status == CaseStatus.WAITING and case.assignee == ana
-    assert selectors.agent_loads([ana.pk]) == {ana.pk: {"api": 1}}  # still held
+    assert agent_loads([ana.pk]) == {ana.pk: {"api": 1}}  # still held
     assert case.events.filter(kind=CaseEvent.Kind.WAITING, agent=ana).count() == 1
     assert client.post(f"/api/v1/cases/{case.pk}/waiting/").status_code == 200  # again: nothing new
     assert case.events.filter(kind=CaseEvent.Kind.WAITING).count() == 1

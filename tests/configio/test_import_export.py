@@ -257,11 +257,11 @@ def test_the_audit_records_an_import_as_such(tmp_path, sam):
 
 
 def test_an_import_reaches_the_routers_kept_state(tmp_path, sam, settings):
-    from routing import selectors
+    from routing.queue_settings import queues
 
     _import(tmp_path, CONFIG)
     settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 60_000}
     billing = Queue.objects.get(name="Billing")
-    assert selectors._queues.get()[billing.pk].priority == 2  # kept for a minute from now
+    assert queues()[billing.pk].priority == 2  # kept for a minute from now
     _import(tmp_path, CONFIG.replace("priority: 2\n    team", "priority: 1\n    team"))
-    assert selectors._queues.get()[billing.pk].priority == 1
+    assert queues()[billing.pk].priority == 1

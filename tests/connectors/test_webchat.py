@@ -19,8 +19,8 @@ from config.asgi import application
 from connectors.models import Channel, InboundEvent
 from connectors.webchat.services import agent_typing
 from connectors.webchat.visitors import identity_signature
-from routing import services as routing_services
 from routing.models import Offer
+from routing.offers import accept_offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,7 +127,7 @@ async def test_customer_chats_agent_answers_with_name_and_typing_and_reconnect_k
 
     def accept_and_reply():
         offer = Offer.objects.get(case=case, status="pending")
-        routing_services.accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now())
+        accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now())
         agent_typing(case_id=case.pk, agent=agent)
         send_reply(case_id=case.pk, agent=agent, text="Hi María, checking it now.", now=timezone.now())
 

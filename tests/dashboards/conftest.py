@@ -34,7 +34,7 @@ async def receive(communicator, type_: str, timeout: float = 5) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sequences():
+def fresh_sequences():
     from dashboards.streams import sequences, watchers
 
     sequences.reset()

@@ -17,7 +17,7 @@ from cases.events import CaseStatusChanged
 from cases.models import Case, Message
 from dashboards import listeners
 from dashboards.fanout import agent_group
-from routing import services
+from routing.batch import route_waiting
 from routing.events import CaseAssigned
 from tests import factories
 
@@ -68,7 +68,7 @@ def test_auto_accepted_batch_reaches_the_agent_once_per_case_with_its_messages(d
     channel = _socket(ana.pk)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.route_waiting(now=now) == 3
+        assert route_waiting(now=now) == 3
 
     pushed = [m for m in _received(channel) if m["type"] == "case.updated"]
     # Each case was both assigned and changed status: one push each, not two.
@@ -84,7 +84,7 @@ def test_a_status_change_reaches_the_assignee_without_the_messages(django_captur
     chan = factories.channel("api", default_queue=factories.queue("Back office", auto_accept=True))
     ana = factories.agent("ana", capacity={"api": 5}, total=5)
     (case,) = _cases_with_messages(1, chan, now)
-    services.route_waiting(now=now)
+    route_waiting(now=now)
     channel = _socket(ana.pk)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -203,11 +203,11 @@ def _chat_world():
 
 
 def _accept_the_offer(agent):
-    from routing import services as routing_services
     from routing.models import Offer
+    from routing.offers import accept_offer
 
     offer = Offer.objects.get(agent=agent, status=Offer.Status.PENDING)
-    return routing_services.accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now()).pk
+    return accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now()).pk
 
 
 async def _drain(ws) -> list[dict]:

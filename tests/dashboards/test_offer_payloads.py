@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cases.models import Message
 from dashboards import selectors
-from routing import services
+from routing.batch import route_case
 from routing.models import Offer
 from tests import factories
 
@@ -31,7 +31,7 @@ def test_batch_payloads_say_what_the_single_payload_says():
     plain = factories.queued_case(nameless)  # no queue, no message
     plain.customer.display_name = ""
     plain.customer.save()
-    offers = [services.route_case(case_id=c.pk, now=now) for c in (vip, plain)]
+    offers = [route_case(case_id=c.pk, now=now) for c in (vip, plain)]
     assert all(isinstance(o, Offer) for o in offers)
 
     batch = selectors.offer_payloads([(o.pk, o.case_id) for o in offers])

@@ -43,8 +43,8 @@ def _pause_in_the_middle(**kwargs) -> None:
 
         services.receive_message = _pausing(services.receive_message)
     elif where == "routing":
-        from routing import services
+        from routing import batch
 
-        services._apply = _pausing(services._apply)
+        batch.apply_decisions = _pausing(batch.apply_decisions)
     else:
         raise RuntimeError(f"FAULT_PAUSE_AT must be ingest or routing, not {where!r}")

@@ -32,11 +32,11 @@ def reply(*, case_id: int, text: str) -> dict:
     from django.utils import timezone
 
     from cases import services as case_services
-    from routing import services as routing_services
     from routing.models import Offer
+    from routing.offers import accept_offer
 
     offer = Offer.objects.select_related("agent").get(case_id=case_id, status=Offer.Status.PENDING)
-    routing_services.accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
+    accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
     message = case_services.send_reply(case_id=case_id, agent=offer.agent, text=text, now=timezone.now())
     return {"message_id": message.pk}
 

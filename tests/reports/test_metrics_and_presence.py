@@ -15,7 +15,7 @@ from cases.models import Message
 from connectors.models import InboundEvent
 from reports.metrics import DECISIONS
 from reports.models import StatusSpan
-from routing import services as routing_services
+from routing.batch import route_waiting
 from routing.models import Offer
 from tests import factories
 
@@ -50,7 +50,7 @@ def test_metrics_are_scraped_and_parsed(django_capture_on_commit_callbacks):
     before = DECISIONS.labels("offer")._value.get()
     factories.agent("ana", capacity={"api": 1}, total=1)
     with django_capture_on_commit_callbacks(execute=True):
-        routing_services.route_waiting(now=now)
+        route_waiting(now=now)
     assert Offer.objects.count() == 1
 
     response = scrape()

@@ -93,7 +93,9 @@ def test_on_postgresql_a_batch_is_written_in_one_statement_with_what_the_orm_pat
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from routing import selectors, services
+    from routing import batch
+    from routing.batch import route_batch
+    from routing.pool import planning
 
     now = timezone.now()
     chat = factories.channel("web", kind="web_chat", default_queue=factories.queue("Chat"))
@@ -107,9 +109,9 @@ def test_on_postgresql_a_batch_is_written_in_one_statement_with_what_the_orm_pat
     ids = [c.pk for c in cases]
 
     def route() -> tuple[dict, list[str]]:
-        selectors.planning.clear()
+        planning.clear()
         with CaptureQueriesContext(connection) as captured:
-            result = services.route_batch(now=now, limit=50)
+            result = route_batch(now=now, limit=50)
         assert len(result.routed) == 5
         return _written(ids), [q["sql"] for q in captured.captured_queries]
 
@@ -121,7 +123,7 @@ def test_on_postgresql_a_batch_is_written_in_one_statement_with_what_the_orm_pat
         try:
             with transaction.atomic():
                 if vendor == "sqlite":  # the ORM path's writes, on the same database
-                    monkeypatch.setattr(services, "connection", type("C", (), {"vendor": "sqlite"})())
+                    monkeypatch.setattr(batch, "connection", type("C", (), {"vendor": "sqlite"})())
                 outcomes.append(route())
                 raise Rolled
         except Rolled:
@@ -147,7 +149,7 @@ def test_route_case_returns_what_it_wrote():
     from django.forms.models import model_to_dict
 
     from cases.models import Case
-    from routing import services
+    from routing.batch import route_case
 
     now = timezone.now()
     chat = factories.channel("web", kind="web_chat", default_queue=factories.queue("Chat"))
@@ -155,12 +157,12 @@ def test_route_case_returns_what_it_wrote():
     factories.agent("ana", capacity={"api": 3, "web_chat": 3}, total=6)
     offered, assigned = factories.queued_case(chat, units=2), factories.queued_case(api)
 
-    offer = services.route_case(case_id=offered.pk, now=now)
+    offer = route_case(case_id=offered.pk, now=now)
     assert isinstance(offer, Offer) and offer.pk is not None
     assert model_to_dict(offer) == model_to_dict(Offer.objects.get(pk=offer.pk))
     assert offer.case.pk == offered.pk and offer.case.status == "offered" and offer.case.subject == offered.subject
 
-    case = services.route_case(case_id=assigned.pk, now=now)
+    case = route_case(case_id=assigned.pk, now=now)
     assert isinstance(case, Case)
     fresh = Case.objects.get(pk=assigned.pk)
     assert (case.status, case.assignee_id, case.first_assigned_at, case.updated_at) == (

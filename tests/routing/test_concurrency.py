@@ -20,8 +20,10 @@ from agents.services import set_status, touch_presence
 from cases.models import HELD_STATUSES, Case, CaseStatus
 from cases.services import resolve_case
 from config.api import DomainError
-from routing import selectors, services
+from routing.batch import route_agent, route_case, route_waiting
+from routing.loads import load_drift
 from routing.models import Offer
+from routing.offers import accept_offer, decline_offer, expire_offers
 from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -77,13 +79,13 @@ def test_routers_in_parallel_keep_every_promise(settings, state_ms):
         for _ in range(ROUNDS):
             roll = local.random()
             if roll < 0.4:
-                services.route_waiting(now=timezone.now(), limit=20)
+                route_waiting(now=timezone.now(), limit=20)
             elif roll < 0.6:  # an agent pulls work (the other direction)
-                services.route_agent(agent_id=local.choice(agents).pk, now=timezone.now())
+                route_agent(agent_id=local.choice(agents).pk, now=timezone.now())
             else:
                 ids = list(Case.objects.filter(status=CaseStatus.QUEUED).values_list("pk", flat=True)[:50])
                 for case_id in local.sample(ids, min(5, len(ids))):
-                    services.route_case(case_id=case_id, now=timezone.now())
+                    route_case(case_id=case_id, now=timezone.now())
 
     def answerer(seed: int):
         local = random.Random(seed)
@@ -92,9 +94,9 @@ def test_routers_in_parallel_keep_every_promise(settings, state_ms):
             if offer is not None:
                 try:
                     if local.random() < 0.7:
-                        services.accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
+                        accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
                     else:
-                        services.decline_offer(offer_id=offer.pk, agent=offer.agent, reason="busy", now=timezone.now())
+                        decline_offer(offer_id=offer.pk, agent=offer.agent, reason="busy", now=timezone.now())
                 except DomainError:
                     pass  # someone else answered or it timed out first: expected in a race
             held = Case.objects.filter(status=CaseStatus.ASSIGNED).order_by("?").select_related("assignee").first()
@@ -104,7 +106,7 @@ def test_routers_in_parallel_keep_every_promise(settings, state_ms):
 
     def expirer():
         while not stop.is_set():
-            services.expire_offers(now=timezone.now() + timedelta(seconds=120), limit=5)
+            expire_offers(now=timezone.now() + timedelta(seconds=120), limit=5)
             stop.wait(0.05)
 
     def churn(seed: int):
@@ -155,7 +157,7 @@ def test_routers_in_parallel_keep_every_promise(settings, state_ms):
         assert held + offers <= cap.get("api", 0), agent
         assert held + offers <= agent.capacity_total, agent
     # the loads the routers decided with (kept on agents' rows by triggers) equal the sums
-    assert selectors.load_drift() == {}
+    assert load_drift() == {}
     # never an offer to an agent whose status or presence does not allow the channel
     assert not Offer.objects.filter(agent__in=never_routable + absent).exists()
     # declined or timed-out agents were never offered the same case again

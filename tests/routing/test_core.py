@@ -148,8 +148,8 @@ def test_a_planned_batch_keeps_every_promise(backlog, pool):
 
 
 def test_a_batch_hands_out_no_more_than_an_agent_has_room_for():
-    agent = _agent(1, capacity={"web_chat": 2}, capacity_total=5)
-    backlog = [_case(case_id=i, rank=float(i)) for i in range(1, 5)]
+    agent = an_agent(1, capacity={"web_chat": 2}, capacity_total=5)
+    backlog = [a_case(case_id=i, rank=float(i)) for i in range(1, 5)]
     decisions = plan(backlog, [agent])
     assert [(d.case_id, d.agent_id) for d in decisions] == [(1, 1), (2, 1)]
 
@@ -162,7 +162,7 @@ def test_a_batch_serves_cases_in_rank_order(backlog, pool):
     assert positions == sorted(positions)
 
 
-def _agent(agent_id: int, **kw) -> AgentState:
+def an_agent(agent_id: int, **kw) -> AgentState:
     base = {
         "agent_id": agent_id,
         "channel_kinds": frozenset(["web_chat"]),
@@ -175,7 +175,7 @@ def _agent(agent_id: int, **kw) -> AgentState:
     return AgentState(**base)
 
 
-def _case(**kw) -> CaseDemand:
+def a_case(**kw) -> CaseDemand:
     base = {
         "case_id": 1,
         "channel_kind": "web_chat",
@@ -188,67 +188,67 @@ def _case(**kw) -> CaseDemand:
 
 
 def test_each_exclusion_reason_is_named():
-    case = _case(excluded_agents=frozenset([5]), fair_cap=2)
-    assert exclusion_reason(case, _agent(1, channel_kinds=frozenset(["email"]))) is Exclusion.STATUS
-    assert exclusion_reason(case, _agent(5)) is Exclusion.DECLINED
-    assert exclusion_reason(case, _agent(2, queue_ids=frozenset([3]))) is Exclusion.MEMBERSHIP
-    assert exclusion_reason(case, _agent(3, skills={})) is Exclusion.SKILL
-    assert exclusion_reason(case, _agent(4, skills={"lang-es": 1})) is Exclusion.PROFICIENCY
-    assert exclusion_reason(case, _agent(6, load={"web_chat": 2})) is Exclusion.CAPACITY
-    assert exclusion_reason(case, _agent(7, load={"email": 3}, capacity={"web_chat": 2, "email": 3})) is (
+    case = a_case(excluded_agents=frozenset([5]), fair_cap=2)
+    assert exclusion_reason(case, an_agent(1, channel_kinds=frozenset(["email"]))) is Exclusion.STATUS
+    assert exclusion_reason(case, an_agent(5)) is Exclusion.DECLINED
+    assert exclusion_reason(case, an_agent(2, queue_ids=frozenset([3]))) is Exclusion.MEMBERSHIP
+    assert exclusion_reason(case, an_agent(3, skills={})) is Exclusion.SKILL
+    assert exclusion_reason(case, an_agent(4, skills={"lang-es": 1})) is Exclusion.PROFICIENCY
+    assert exclusion_reason(case, an_agent(6, load={"web_chat": 2})) is Exclusion.CAPACITY
+    assert exclusion_reason(case, an_agent(7, load={"email": 3}, capacity={"web_chat": 2, "email": 3})) is (
         Exclusion.CAPACITY
     )
-    assert exclusion_reason(case, _agent(8, recent_assignments=2)) is Exclusion.FAIR_CAP
-    assert exclusion_reason(case, _agent(9, recent_assignments=1)) is None
+    assert exclusion_reason(case, an_agent(8, recent_assignments=2)) is Exclusion.FAIR_CAP
+    assert exclusion_reason(case, an_agent(9, recent_assignments=1)) is None
 
 
 def test_membership_through_a_team_or_an_overflow_queue():
-    case = _case(team_ids=frozenset([4]))
-    assert exclusion_reason(case, _agent(1, queue_ids=frozenset(), team_ids=frozenset([4]))) is None
-    assert exclusion_reason(case, _agent(2, queue_ids=frozenset(), team_ids=frozenset([5]))) is Exclusion.MEMBERSHIP
-    widened = _case(queue_ids=frozenset([7, 8]))
-    assert exclusion_reason(widened, _agent(3, queue_ids=frozenset([8]))) is None
-    assert exclusion_reason(_case(open_to_all=True), _agent(4, queue_ids=frozenset())) is None
+    case = a_case(team_ids=frozenset([4]))
+    assert exclusion_reason(case, an_agent(1, queue_ids=frozenset(), team_ids=frozenset([4]))) is None
+    assert exclusion_reason(case, an_agent(2, queue_ids=frozenset(), team_ids=frozenset([5]))) is Exclusion.MEMBERSHIP
+    widened = a_case(queue_ids=frozenset([7, 8]))
+    assert exclusion_reason(widened, an_agent(3, queue_ids=frozenset([8]))) is None
+    assert exclusion_reason(a_case(open_to_all=True), an_agent(4, queue_ids=frozenset())) is None
 
 
 def test_weighted_units_and_interrupts():
-    call = _case(channel_kind="phone", required_skills={}, units=3)
-    agent = _agent(1, channel_kinds=frozenset(["phone", "web_chat"]), capacity={"phone": 3, "web_chat": 2})
+    call = a_case(channel_kind="phone", required_skills={}, units=3)
+    agent = an_agent(1, channel_kinds=frozenset(["phone", "web_chat"]), capacity={"phone": 3, "web_chat": 2})
     assert exclusion_reason(call, agent) is None
     busy = agent.with_work("web_chat", 1)  # one chat: the call no longer fits in the total of 3
     assert exclusion_reason(call, busy) is Exclusion.CAPACITY
-    urgent = _case(channel_kind="phone", required_skills={}, units=3, may_interrupt=True)
+    urgent = a_case(channel_kind="phone", required_skills={}, units=3, may_interrupt=True)
     assert exclusion_reason(urgent, busy) is None
     # An interrupt still needs the channel enabled and the skills.
-    assert exclusion_reason(urgent, _agent(2)) is Exclusion.STATUS
+    assert exclusion_reason(urgent, an_agent(2)) is Exclusion.STATUS
 
 
 def test_selection_rules_pick_as_named():
-    free = _agent(1, load={"web_chat": 0}, open_cases=2, idle_since=50.0, capacity={"web_chat": 3})
-    active = _agent(2, load={"web_chat": 1}, open_cases=0, idle_since=90.0, capacity={"web_chat": 3})
-    idle = _agent(3, load={"web_chat": 1}, open_cases=1, idle_since=10.0, capacity={"web_chat": 3})
+    free = an_agent(1, load={"web_chat": 0}, open_cases=2, idle_since=50.0, capacity={"web_chat": 3})
+    active = an_agent(2, load={"web_chat": 1}, open_cases=0, idle_since=90.0, capacity={"web_chat": 3})
+    idle = an_agent(3, load={"web_chat": 1}, open_cases=1, idle_since=10.0, capacity={"web_chat": 3})
     pool = [free, active, idle]
-    assert choose_agent(_case(selection=Selection.MOST_AVAILABLE), pool).agent_id == 1
-    assert choose_agent(_case(selection=Selection.LEAST_ACTIVE), pool).agent_id == 2
-    assert choose_agent(_case(selection=Selection.LONGEST_IDLE), pool).agent_id == 3
+    assert choose_agent(a_case(selection=Selection.MOST_AVAILABLE), pool).agent_id == 1
+    assert choose_agent(a_case(selection=Selection.LEAST_ACTIVE), pool).agent_id == 2
+    assert choose_agent(a_case(selection=Selection.LONGEST_IDLE), pool).agent_id == 3
 
 
 def test_ties_go_to_higher_proficiency_then_longest_idle():
-    case = _case(required_skills={"lang-es": 1})
-    low = _agent(1, skills={"lang-es": 2}, idle_since=10.0)
-    high = _agent(2, skills={"lang-es": 5}, idle_since=99.0)
+    case = a_case(required_skills={"lang-es": 1})
+    low = an_agent(1, skills={"lang-es": 2}, idle_since=10.0)
+    high = an_agent(2, skills={"lang-es": 5}, idle_since=99.0)
     assert choose_agent(case, [low, high]).agent_id == 2
-    early = _agent(3, skills={"lang-es": 5}, idle_since=5.0)
+    early = an_agent(3, skills={"lang-es": 5}, idle_since=5.0)
     assert choose_agent(case, [low, high, early]).agent_id == 3
 
 
 def test_continuity_prefers_the_last_agent_only_while_eligible():
-    best = _agent(1, capacity={"web_chat": 5}, capacity_total=5)
-    last = _agent(2)
-    decision = choose_agent(_case(preferred_agent_id=2), [best, last])
+    best = an_agent(1, capacity={"web_chat": 5}, capacity_total=5)
+    last = an_agent(2)
+    decision = choose_agent(a_case(preferred_agent_id=2), [best, last])
     assert decision.agent_id == 2 and decision.continuity
-    full = _agent(2, load={"web_chat": 2})
-    decision = choose_agent(_case(preferred_agent_id=2), [best, full])
+    full = an_agent(2, load={"web_chat": 2})
+    decision = choose_agent(a_case(preferred_agent_id=2), [best, full])
     assert decision.agent_id == 1 and not decision.continuity
 
 
@@ -288,12 +288,12 @@ def test_an_sla_due_time_moves_a_case_forward_never_back():
 
 
 def test_rank_cases_breaks_ties_by_id():
-    a, b, c = _case(case_id=3, rank=5.0), _case(case_id=1, rank=5.0), _case(case_id=2, rank=1.0)
+    a, b, c = a_case(case_id=3, rank=5.0), a_case(case_id=1, rank=5.0), a_case(case_id=2, rank=1.0)
     assert [x.case_id for x in rank_cases([a, b, c])] == [2, 1, 3]
 
 
 def test_longest_idle_rotates_within_a_batch():
-    early = _agent(1, capacity={"web_chat": 9}, capacity_total=9, idle_since=10.0)
-    later = _agent(2, capacity={"web_chat": 9}, capacity_total=9, idle_since=20.0)
-    backlog = [_case(case_id=i, rank=float(i), selection=Selection.LONGEST_IDLE) for i in range(1, 4)]
+    early = an_agent(1, capacity={"web_chat": 9}, capacity_total=9, idle_since=10.0)
+    later = an_agent(2, capacity={"web_chat": 9}, capacity_total=9, idle_since=20.0)
+    backlog = [a_case(case_id=i, rank=float(i), selection=Selection.LONGEST_IDLE) for i in range(1, 4)]
     assert [d.agent_id for d in plan(backlog, [early, later])] == [1, 2, 1]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 from routing.core import AgentPool, Exclusion, Selection, Why, exclusion_reason, plan
 from routing.core.explain import NAMED
-from tests.routing.test_core import _agent, _case, backlogs, cases, pools
+from tests.routing.test_core import a_case, an_agent, backlogs, cases, pools
 
 pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite leg
 
@@ -53,17 +53,17 @@ def test_noting_the_reasons_never_changes_a_decision(backlog, pool):
 
 
 def test_an_explanation_names_each_excluded_agent_of_the_queue_and_why():
-    case = _case(excluded_agents=frozenset([5]))
+    case = a_case(excluded_agents=frozenset([5]))
     pool = AgentPool(
         [
-            _agent(1, channel_kinds=frozenset(["email"])),  # status
-            _agent(2, queue_ids=frozenset([3])),  # does not serve the queue: not named, counted
-            _agent(3, skills={}),  # skill
-            _agent(4, skills={"lang-es": 1}),  # proficiency
-            _agent(5),  # declined
-            _agent(6, load={"web_chat": 2}),  # capacity
-            _agent(7, skills={"lang-es": 5}),
-            _agent(8, skills={"lang-es": 3}),
+            an_agent(1, channel_kinds=frozenset(["email"])),  # status
+            an_agent(2, queue_ids=frozenset([3])),  # does not serve the queue: not named, counted
+            an_agent(3, skills={}),  # skill
+            an_agent(4, skills={"lang-es": 1}),  # proficiency
+            an_agent(5),  # declined
+            an_agent(6, load={"web_chat": 2}),  # capacity
+            an_agent(7, skills={"lang-es": 5}),
+            an_agent(8, skills={"lang-es": 3}),
         ]
     )
     why = Why()
@@ -80,37 +80,37 @@ def test_an_explanation_names_each_excluded_agent_of_the_queue_and_why():
 
 
 def test_the_rule_that_decided_is_named():
-    pool = AgentPool([_agent(1, load={"web_chat": 1}), _agent(2)])
+    pool = AgentPool([an_agent(1, load={"web_chat": 1}), an_agent(2)])
     why = Why()
-    assert pool.choose(_case(), why).agent_id == 2
+    assert pool.choose(a_case(), why).agent_id == 2
     assert why.decided_by == "selection"  # most available: 2 free against 1
 
-    pool = AgentPool([_agent(1, idle_since=50.0), _agent(2, idle_since=10.0)])
+    pool = AgentPool([an_agent(1, idle_since=50.0), an_agent(2, idle_since=10.0)])
     why = Why()
-    assert pool.choose(_case(), why).agent_id == 2
+    assert pool.choose(a_case(), why).agent_id == 2
     assert why.decided_by == "idle"
 
-    pool = AgentPool([_agent(1), _agent(2)])
+    pool = AgentPool([an_agent(1), an_agent(2)])
     why = Why()
-    assert pool.choose(_case(selection=Selection.LEAST_ACTIVE), why).agent_id == 1
+    assert pool.choose(a_case(selection=Selection.LEAST_ACTIVE), why).agent_id == 1
     assert (why.decided_by, why.rule) == ("id", "least_active")
 
-    pool = AgentPool([_agent(1), _agent(2)])
+    pool = AgentPool([an_agent(1), an_agent(2)])
     why = Why()
-    assert pool.choose(_case(preferred_agent_id=2), why).agent_id == 2
+    assert pool.choose(a_case(preferred_agent_id=2), why).agent_id == 2
     assert why.decided_by == "continuity"
 
 
 def test_a_large_queue_is_counted_not_listed():
-    pool = AgentPool([_agent(i, skills={}) for i in range(1, NAMED + 2)] + [_agent(NAMED + 2)])
+    pool = AgentPool([an_agent(i, skills={}) for i in range(1, NAMED + 2)] + [an_agent(NAMED + 2)])
     why = Why()
-    assert pool.choose(_case(), why).agent_id == NAMED + 2
+    assert pool.choose(a_case(), why).agent_id == NAMED + 2
     assert why.excluded == {}
     assert dict(why.steps) == {f"{Exclusion.SKILL}:lang-es>=2": NAMED + 1}
 
 
 def test_nobody_eligible_still_says_why():
-    pool = AgentPool([_agent(1, channel_kinds=frozenset(["email"]))])
+    pool = AgentPool([an_agent(1, channel_kinds=frozenset(["email"]))])
     why = Why()
-    assert pool.choose(_case(), why) is None
+    assert pool.choose(a_case(), why) is None
     assert why.data()["excluded"] == {"status": [1]} and why.eligible == 0

@@ -12,8 +12,10 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from agents.models import Role, Team
-from routing import explain, services
+from routing import explain
+from routing.batch import route_agent, route_case
 from routing.models import Explanation, Offer
+from routing.offers import decline_offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +53,7 @@ def test_an_offer_keeps_why_it_went_to_its_agent(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 3})
 
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
 
     assert offer.agent_id == agents["jana"].pk
     data = Explanation.objects.get(offer=offer).data
@@ -67,7 +69,7 @@ def test_an_offer_keeps_why_it_went_to_its_agent(team):
 def test_supervisors_read_why_with_names_and_sentences(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 3})
-    services.route_case(case_id=case.pk, now=timezone.now())
+    route_case(case_id=case.pk, now=timezone.now())
 
     boss = team.supervisors.get()
     body = _client(boss).get(f"/api/v1/cases/{case.pk}/explanation/").json()
@@ -83,7 +85,7 @@ def test_supervisors_read_why_with_names_and_sentences(team):
 def test_agents_may_not_read_explanations(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 3})
-    services.route_case(case_id=case.pk, now=timezone.now())
+    route_case(case_id=case.pk, now=timezone.now())
 
     response = _client(agents["jana"].user).get(f"/api/v1/cases/{case.pk}/explanation/")
     assert response.status_code == 403
@@ -97,7 +99,7 @@ def test_another_teams_agents_are_told_without_names(team):
     case = factories.queued_case(chan, skills={"lang-es": 3})
     case.overflow = {"anyone": True}
     case.save(update_fields=["overflow"])
-    services.route_case(case_id=case.pk, now=timezone.now())
+    route_case(case_id=case.pk, now=timezone.now())
 
     boss = team.supervisors.get()
     told = _client(boss).get(f"/api/v1/cases/{case.pk}/explanation/").json()["offers"][0]["explanation"]
@@ -115,7 +117,7 @@ def test_a_waiting_case_says_why_nobody_has_it(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 5, "billing": 2})
 
-    assert services.route_case(case_id=case.pk, now=timezone.now()) is None
+    assert route_case(case_id=case.pk, now=timezone.now()) is None
 
     boss = team.supervisors.get()
     body = _client(boss).get(f"/api/v1/cases/{case.pk}/explanation/").json()
@@ -131,9 +133,9 @@ def test_a_declined_offer_is_named_in_the_next_explanation(team):
     factories.agent("lucia", skills={"lang-es": 3}, teams=[team])
     case = factories.queued_case(chan, skills={"lang-es": 3})
     now = timezone.now()
-    first = services.route_case(case_id=case.pk, now=now)
-    services.decline_offer(offer_id=first.pk, agent=first.agent, reason="On a call", now=now)
-    services.route_case(case_id=case.pk, now=now)
+    first = route_case(case_id=case.pk, now=now)
+    decline_offer(offer_id=first.pk, agent=first.agent, reason="On a call", now=now)
+    route_case(case_id=case.pk, now=now)
 
     second = Offer.objects.filter(case=case).exclude(pk=first.pk).get()
     data = second.explanation.data
@@ -147,11 +149,11 @@ def test_an_agent_who_pulls_a_case_is_said_to_have_pulled_it(team):
     jana = agents["jana"]
     jana.present_until = None
     jana.save(update_fields=["present_until"])
-    assert services.route_case(case_id=case.pk, now=timezone.now()) is None
+    assert route_case(case_id=case.pk, now=timezone.now()) is None
 
     jana.present_until = timezone.now() + timedelta(minutes=5)
     jana.save(update_fields=["present_until"])
-    assert services.route_agent(agent_id=jana.pk, now=timezone.now()) == 1
+    assert route_agent(agent_id=jana.pk, now=timezone.now()) == 1
 
     data = Offer.objects.get(case=case).explanation.data
     assert data["pulled_by"] == jana.pk
@@ -160,15 +162,15 @@ def test_an_agent_who_pulls_a_case_is_said_to_have_pulled_it(team):
 def test_explanations_are_purged_after_the_kept_days_and_none_kept_at_zero(team):
     queue, chan, agents = _world(team)
     now = timezone.now()
-    old = services.route_case(case_id=factories.queued_case(chan).pk, now=now - timedelta(days=31))
-    new = services.route_case(case_id=factories.queued_case(chan).pk, now=now)
+    old = route_case(case_id=factories.queued_case(chan).pk, now=now - timedelta(days=31))
+    new = route_case(case_id=factories.queued_case(chan).pk, now=now)
 
     assert explain.purge(now) == 1
     assert list(Explanation.objects.values_list("offer_id", flat=True)) == [new.pk]
     assert Offer.objects.filter(pk=old.pk).exists()  # the offer itself stays
 
     with override_settings(SWITCHBOARD={**settings.SWITCHBOARD, "EXPLANATION_DAYS": 0}):
-        offer = services.route_case(case_id=factories.queued_case(chan).pk, now=now)
+        offer = route_case(case_id=factories.queued_case(chan).pk, now=now)
         assert offer is not None and not Explanation.objects.filter(offer=offer).exists()
 
 
@@ -177,7 +179,7 @@ def test_deleting_a_case_deletes_its_offers_explanations(team):
     deleting goes through Django's cascade, so none is left behind."""
     queue, chan, agents = _world(team)
     kept, gone = (factories.queued_case(chan) for _ in range(2))
-    offers = [services.route_case(case_id=case.pk, now=timezone.now()) for case in (kept, gone)]
+    offers = [route_case(case_id=case.pk, now=timezone.now()) for case in (kept, gone)]
     assert Explanation.objects.filter(offer__in=offers).count() == 2
 
     gone.delete()
@@ -187,7 +189,7 @@ def test_deleting_a_case_deletes_its_offers_explanations(team):
 def test_the_admin_shows_why_on_the_offer(team):
     queue, chan, agents = _world(team)
     case = factories.queued_case(chan, skills={"lang-es": 3})
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     admin = factories.user("root", role=Role.ADMIN)
     admin.is_staff = admin.is_superuser = True
     admin.save()

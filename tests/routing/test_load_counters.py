@@ -16,15 +16,21 @@ from django.utils import timezone
 
 from cases.models import Case, CaseStatus
 from cases.services import resolve_case
-from routing import selectors, services
+from routing.agent_states import lock_agent_states
+from routing.batch import route_case
+from routing.loads import load_drift, with_kept_loads
 from routing.models import Offer
+from routing.offers import accept_offer, decline_offer, expire_offers
+from routing.queue_settings import routing_settings
+from routing.supervision import assign_case, transfer_to_queue
+from routing.timers import end_wrap_up
 from tests import factories
 
 pytestmark = [pytest.mark.postgres]
 
 
 def kept(agent) -> tuple[dict, int]:
-    row = selectors._with_kept_loads(type(agent).objects.filter(pk=agent.pk)).values_list("kept_units", "kept_items")
+    row = with_kept_loads(type(agent).objects.filter(pk=agent.pk)).values_list("kept_units", "kept_items")
     return row.get()
 
 
@@ -39,13 +45,13 @@ def test_kept_loads_follow_every_change_of_load():
     ben = factories.agent("ben", capacity={"api": 6, "email": 6}, total=12)
 
     def check(step: str) -> None:
-        assert selectors.load_drift() == {}, step
+        assert load_drift() == {}, step
 
     waiting = [factories.queued_case(chan, units=u) for u in (1, 2, 1)] + [factories.queued_case(mail, units=3)]
     check("cases queued")
     assert kept(ana) == ({}, 0) and kept(ben) == ({}, 0)
 
-    offers = [services.route_case(case_id=case.pk, now=now) for case in waiting]
+    offers = [route_case(case_id=case.pk, now=now) for case in waiting]
     check("offers made")
     pending = Offer.objects.filter(status=Offer.Status.PENDING)
     assert pending.count() == 4
@@ -57,24 +63,24 @@ def test_kept_loads_follow_every_change_of_load():
     assert kept(ana)[1] + kept(ben)[1] == 4
 
     first = offers[0]
-    services.accept_offer(offer_id=first.pk, agent=first.agent, now=now)
+    accept_offer(offer_id=first.pk, agent=first.agent, now=now)
     check("offer accepted: pending becomes held")
     second = Offer.objects.get(case=waiting[1], status=Offer.Status.PENDING)
-    services.decline_offer(offer_id=second.pk, agent=second.agent, reason="Busy", now=now)
+    decline_offer(offer_id=second.pk, agent=second.agent, reason="Busy", now=now)
     check("offer declined (and the case offered again)")
-    services.expire_offers(now=now + timedelta(hours=1))
+    expire_offers(now=now + timedelta(hours=1))
     check("offers timed out")
 
     held = Case.objects.get(pk=waiting[0].pk)
     holder = held.assignee
     someone_else = ben if holder == ana else ana
-    services.assign_case(case_id=held.pk, agent_id=someone_else.pk, now=now, force=True)
+    assign_case(case_id=held.pk, agent_id=someone_else.pk, now=now, force=True)
     check("reassigned by a supervisor")
     Case.objects.filter(pk=held.pk).update(units=4)
     check("units of a held case changed")
     Case.objects.filter(pk=held.pk).update(channel_kind="email")
     check("channel kind of a held case changed")
-    services.transfer_to_queue(case_id=held.pk, queue_id=other.pk, now=now)
+    transfer_to_queue(case_id=held.pk, queue_id=other.pk, now=now)
     check("transferred to a queue: the agent is freed")
 
     mine = factories.held_case(chan, ana, units=2)
@@ -84,7 +90,7 @@ def test_kept_loads_follow_every_change_of_load():
     resolve_case(case_id=mine.pk, agent=ana, now=now)
     check("resolved")
     for case in Case.objects.filter(status=CaseStatus.WRAP_UP):
-        services.end_wrap_up(case_id=case.pk, agent=None, now=now)
+        end_wrap_up(case_id=case.pk, agent=None, now=now)
     check("wrap-up ended")
     Case.objects.filter(assignee__isnull=False, status__in=["assigned", "waiting"]).delete()
     Offer.objects.filter(status=Offer.Status.PENDING).delete()
@@ -102,7 +108,7 @@ def test_drift_is_reported_and_recounted():
     assert kept(ana) == ({"api": 2}, 1)
     with connection.cursor() as cursor:  # what bypassing the triggers would leave
         cursor.execute("UPDATE agents_agent SET load_units = '{}', load_items = 0 WHERE id = %s", [ana.pk])
-    assert selectors.load_drift() == {ana.pk: {"kept": ({}, 0), "summed": ({"api": 2}, 1)}}
+    assert load_drift() == {ana.pk: {"kept": ({}, 0), "summed": ({"api": 2}, 1)}}
     out = StringIO()
     with pytest.raises(CommandError, match="1 agent"):
         call_command("routing_loads", stdout=out)
@@ -111,7 +117,7 @@ def test_drift_is_reported_and_recounted():
     call_command("routing_loads", "--recount", stdout=out)
     assert "recounted: 1 agent(s)" in out.getvalue()
     assert kept(ana) == ({"api": 2}, 1)
-    assert selectors.load_drift() == {}
+    assert load_drift() == {}
     call_command("routing_loads", stdout=out)
     assert "equals the sum" in out.getvalue()
 
@@ -139,7 +145,7 @@ def test_only_a_change_of_load_locks_the_agent():
 
     def router_sees():
         with transaction.atomic():
-            return selectors.lock_agent_states(timezone.now(), [ana.pk], settings=selectors.routing_settings())
+            return lock_agent_states(timezone.now(), [ana.pk], settings=routing_settings())
 
     for change, locked_meanwhile, load_after in (
         ({"subject": "new words"}, [ana.pk], ({"api": 1}, 1)),

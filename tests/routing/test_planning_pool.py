@@ -17,7 +17,11 @@ from agents.models import Agent, AgentCapacity
 from agents.services import set_status
 from cases.models import CaseStatus
 from cases.services import resolve_case
-from routing import selectors, services
+from routing.batch import route_case
+from routing.loads import agent_loads
+from routing.models import RoutingSettings
+from routing.offers import accept_offer
+from routing.pool import planning
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +32,9 @@ def kept(settings):
     """Plan on a pool kept for a minute: only a reload, a retry or an
     in-process event makes the router look at the database again."""
     settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": 60_000}
-    selectors.planning.clear()
+    planning.clear()
     yield
-    selectors.planning.clear()
+    planning.clear()
 
 
 @pytest.fixture
@@ -39,7 +43,7 @@ def chan(db):
 
 
 def _held_units(agent: Agent) -> int:
-    return sum(selectors.agent_loads([agent.pk]).get(agent.pk, {}).values())
+    return sum(agent_loads([agent.pk]).get(agent.pk, {}).values())
 
 
 def test_an_agent_filled_behind_the_pools_back_is_not_overfilled(kept, chan):
@@ -47,14 +51,14 @@ def test_an_agent_filled_behind_the_pools_back_is_not_overfilled(kept, chan):
     ana = factories.agent("ana", capacity={"api": 1}, total=1)
     ben = factories.agent("ben", capacity={"api": 1}, total=1)
     warm = factories.queued_case(chan)
-    first = services.route_case(case_id=warm.pk, now=now)  # the pool is read here
+    first = route_case(case_id=warm.pk, now=now)  # the pool is read here
     assert first is not None
     other = ben if first.agent_id == ana.pk else ana
     # The other agent takes a case the router never hears of (another process).
     factories.held_case(chan, other)
 
     late = factories.queued_case(chan)
-    assert services.route_case(case_id=late.pk, now=now) is None
+    assert route_case(case_id=late.pk, now=now) is None
 
     late.refresh_from_db()
     assert late.status == CaseStatus.QUEUED
@@ -67,12 +71,12 @@ def test_a_stale_choice_is_planned_again_on_fresh_states_in_the_same_batch(kept,
     now = timezone.now()
     ana = factories.agent("ana", capacity={"api": 3}, total=3)
     ben = factories.agent("ben", capacity={"api": 1}, total=1)
-    selectors.planning.pool(now, services.RoutingSettings.current())  # read while Ana is empty
+    planning.pool(now, RoutingSettings.current())  # read while Ana is empty
     for _ in range(3):
         factories.held_case(chan, ana)
 
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
 
     assert offer is not None and offer.agent_id == ben.pk
     assert _held_units(ana) == 3
@@ -82,20 +86,20 @@ def test_room_freed_in_this_process_is_seen_at_once(kept, chan, django_capture_o
     now = timezone.now()
     ana = factories.agent("ana", capacity={"api": 1}, total=1)
     held = factories.queued_case(chan)
-    offer = services.route_case(case_id=held.pk, now=now)
-    services.accept_offer(offer_id=offer.pk, agent=ana, now=now)
+    offer = route_case(case_id=held.pk, now=now)
+    accept_offer(offer_id=offer.pk, agent=ana, now=now)
     early = factories.queued_case(chan)
-    assert services.route_case(case_id=early.pk, now=now) is None  # Ana is full, and the pool knows
+    assert route_case(case_id=early.pk, now=now) is None  # Ana is full, and the pool knows
     early.delete()
 
     with django_capture_on_commit_callbacks(execute=True):  # its events, as after a commit
         resolve_case(case_id=held.pk, agent=ana, now=now)  # nothing waits now: only the pool can learn of it
     case = factories.queued_case(chan)
-    offer = services.route_case(case_id=case.pk, now=now)
+    offer = route_case(case_id=case.pk, now=now)
 
     assert offer is not None and offer.agent_id == ana.pk
     nxt = factories.queued_case(chan)
-    assert services.route_case(case_id=nxt.pk, now=now) is None  # full again
+    assert route_case(case_id=nxt.pk, now=now) is None  # full again
 
 
 def test_an_agent_coming_online_in_this_process_is_seen_at_once(kept, chan, django_capture_on_commit_callbacks):
@@ -104,7 +108,7 @@ def test_an_agent_coming_online_in_this_process_is_seen_at_once(kept, chan, djan
     ana = factories.agent("ana", presence=away)
     factories.agent("ben", presence=away)
     case = factories.queued_case(chan)
-    assert services.route_case(case_id=case.pk, now=now) is None  # nobody routable: pool read, empty
+    assert route_case(case_id=case.pk, now=now) is None  # nobody routable: pool read, empty
 
     with django_capture_on_commit_callbacks(execute=True):
         set_status(agent_id=ana.pk, status_id=factories.status().pk, now=now)
@@ -112,7 +116,7 @@ def test_an_agent_coming_online_in_this_process_is_seen_at_once(kept, chan, djan
     case.refresh_from_db()
     assert case.status == CaseStatus.OFFERED
     other = factories.queued_case(chan)
-    offer = services.route_case(case_id=other.pk, now=now)
+    offer = route_case(case_id=other.pk, now=now)
     assert offer is not None and offer.agent_id == ana.pk
 
 
@@ -120,13 +124,13 @@ def test_a_capacity_lowered_elsewhere_is_kept_by_the_fresh_read(kept, chan):
     now = timezone.now()
     ana = factories.agent("ana", capacity={"api": 5}, total=5)
     warm = factories.queued_case(chan)
-    services.route_case(case_id=warm.pk, now=now)
+    route_case(case_id=warm.pk, now=now)
     # Another process lowers her capacity with an update this process's
     # signals never see.
     AgentCapacity.objects.filter(agent=ana, channel_kind="api").update(units=1)
 
     case = factories.queued_case(chan)
-    assert services.route_case(case_id=case.pk, now=now) is None
+    assert route_case(case_id=case.pk, now=now) is None
     assert _held_units(ana) == 1
 
 
@@ -155,7 +159,7 @@ def test_an_agent_another_router_is_writing_to_is_skipped_for_the_next_best(kept
     try:
         assert locked.wait(30)
         case = factories.queued_case(chan)
-        offer = services.route_case(case_id=case.pk, now=now)
+        offer = route_case(case_id=case.pk, now=now)
     finally:
         release.set()
         thread.join(30)
@@ -166,11 +170,11 @@ def _ben_comes_online_elsewhere(settings, state_ms: int):
     """Ana is full with a first case; another process brings Ben online
     (nothing this process hears of). Returns Ben and a second waiting case."""
     settings.SWITCHBOARD = {**settings.SWITCHBOARD, "ROUTER_STATE_MS": state_ms}
-    selectors.planning.clear()
+    planning.clear()
     chan = factories.channel("web", default_queue=factories.queue("General"))
     ana = factories.agent("ana", capacity={"api": 1}, total=1)
     ben = factories.agent("ben", present=False)
-    first = services.route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
+    first = route_case(case_id=factories.queued_case(chan).pk, now=timezone.now())
     assert first is not None and first.agent_id == ana.pk
     Agent.objects.filter(pk=ben.pk).update(present_until=timezone.now() + timezone.timedelta(minutes=30))
     return ben, factories.queued_case(chan)
@@ -181,13 +185,13 @@ def _routed_soon(case):
     routed, deadline = None, time.monotonic() + 10
     while routed is None and time.monotonic() < deadline:
         time.sleep(0.05)
-        routed = services.route_case(case_id=case.pk, now=timezone.now())
+        routed = route_case(case_id=case.pk, now=timezone.now())
     return routed
 
 
 def _background_read_done():
     """Let the background read finish before the database goes."""
-    mine, deadline = selectors.planning._local.mine, time.monotonic() + 10
+    mine, deadline = planning.this_thread(), time.monotonic() + 10
     while mine.refreshing and time.monotonic() < deadline:
         time.sleep(0.01)
 
@@ -208,14 +212,14 @@ def test_background_reads_are_spaced_by_what_the_last_one_cost(settings):
     ROUTER_STATE_MS: the next waits REFRESH_SPACING times as long."""
     ben, case = _ben_comes_online_elsewhere(settings, 50)
     try:
-        selectors.planning.read_seconds = 60.0  # as if the last read took a minute: next in 20 minutes
+        planning.read_seconds = 60.0  # as if the last read took a minute: next in 20 minutes
         for _ in range(10):
             time.sleep(0.06)
-            assert services.route_case(case_id=case.pk, now=timezone.now()) is None  # Ben not seen yet
-        assert not selectors.planning._local.mine.refreshing
-        selectors.planning.read_seconds = 0.0
+            assert route_case(case_id=case.pk, now=timezone.now()) is None  # Ben not seen yet
+        assert not planning.this_thread().refreshing
+        planning.read_seconds = 0.0
         routed = _routed_soon(case)
         assert routed is not None and routed.agent_id == ben.pk
     finally:
-        selectors.planning.read_seconds = 0.0
+        planning.read_seconds = 0.0
         _background_read_done()

@@ -13,8 +13,10 @@ from rest_framework.authtoken.models import Token
 
 from agents.models import Agent, Role, Team
 from cases.models import CaseEvent, CaseSkill, CaseStatus
-from routing import selectors, services
+from routing.batch import route_case
+from routing.loads import agent_loads
 from routing.models import DeclineReason, Offer, Queue, QueueSkill
+from routing.offers import accept_offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +87,7 @@ def test_decline_reasons_is_empty_when_none_are_configured(world):
 def test_declining_with_a_reason_outside_the_list_is_400_and_the_offer_stays_pending(world):
     DeclineReason.objects.create(label="Busy")
     case = factories.queued_case(world.chan_a)
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     assert offer.agent == world.ana
     path = f"/api/v1/offers/{offer.pk}/decline/"
 
@@ -112,8 +114,8 @@ def test_end_wrap_up_through_the_api(world, django_capture_on_commit_callbacks):
     now = timezone.now()
     first = factories.queued_case(world.chan_a, at=now - timedelta(seconds=2))
     second = factories.queued_case(world.chan_a, at=now - timedelta(seconds=1))
-    offer = services.route_case(case_id=first.pk, now=now)
-    services.accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
+    offer = route_case(case_id=first.pk, now=now)
+    accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
     client = _client(world.ana.user)
 
     resolved = client.post(f"/api/v1/cases/{first.pk}/resolve/")
@@ -157,7 +159,7 @@ def test_position_among_the_queues_waiting_cases_and_wait_estimate(world):
     assert position(middle) == {"position": 3, "estimated_wait_seconds": None, "status": "queued"}
 
     Agent.objects.filter(pk=world.ana.pk).update(present_until=now + timedelta(minutes=10))
-    offer = services.route_case(case_id=urgent.pk, now=now)
+    offer = route_case(case_id=urgent.pk, now=now)
     assert offer.agent == world.ana
 
     assert position(urgent) == {"position": None, "estimated_wait_seconds": None, "status": "offered"}
@@ -169,7 +171,7 @@ def test_position_among_the_queues_waiting_cases_and_wait_estimate(world):
 def test_offers_older_than_an_hour_give_no_estimate(world):
     now = timezone.now()
     served = factories.queued_case(world.chan_a)
-    services.route_case(case_id=served.pk, now=now - timedelta(minutes=61))
+    route_case(case_id=served.pk, now=now - timedelta(minutes=61))
     waiting = factories.queued_case(world.chan_a)
 
     response = _client(world.admin).get(f"/api/v1/cases/{waiting.pk}/position/")
@@ -277,14 +279,14 @@ def test_assigning_to_an_agent_at_capacity_is_409_unless_forced(world):
     assert case.status == CaseStatus.ASSIGNED and case.assignee == world.ana
     assert case.events.get(kind=CaseEvent.Kind.ASSIGNED).data["forced"] is True
     assert not case.events.filter(kind=CaseEvent.Kind.TRANSFERRED).exists()  # a forced assignment is no transfer
-    assert selectors.agent_loads([world.ana.pk]) == {world.ana.pk: {"api": 2}}
+    assert agent_loads([world.ana.pk]) == {world.ana.pk: {"api": 2}}
 
 
 def test_a_refused_assignment_leaves_the_pending_offer_alone(world):
     cleo = factories.agent("cleo", teams=list(world.ana.teams.all()), capacity={"api": 1})
     factories.held_case(world.chan_a, cleo)  # Cleo is full
     case = factories.queued_case(world.chan_a)
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     assert offer.agent == world.ana
 
     response = _post(world.boss_a, f"/api/v1/cases/{case.pk}/assign/", {"agent": cleo.pk})
@@ -301,10 +303,10 @@ def test_reassigning_frees_the_previous_agent(world, django_capture_on_commit_ca
     now = timezone.now()
     case = factories.queued_case(world.chan_a, at=now - timedelta(seconds=5))
     Agent.objects.filter(pk=cleo.pk).update(present_until=None)
-    offer = services.route_case(case_id=case.pk, now=now)
-    services.accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
+    offer = route_case(case_id=case.pk, now=now)
+    accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
     waiting = factories.queued_case(world.chan_a)
-    assert services.route_case(case_id=waiting.pk, now=now) is None  # Ana is full, Cleo away
+    assert route_case(case_id=waiting.pk, now=now) is None  # Ana is full, Cleo away
     Agent.objects.filter(pk=cleo.pk).update(present_until=now + timedelta(minutes=10))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -321,7 +323,7 @@ def test_reassigning_frees_the_previous_agent(world, django_capture_on_commit_ca
 def test_assigning_an_offered_case_cancels_its_pending_offer(world):
     cleo = factories.agent("cleo", teams=list(world.ana.teams.all()), capacity={"api": 1})
     case = factories.queued_case(world.chan_a)
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     assert offer.agent in (world.ana, cleo)
     other = cleo if offer.agent == world.ana else world.ana
 
@@ -368,7 +370,7 @@ def test_transfer_moves_the_case_and_requeues_it_with_the_new_queues_skills(worl
     QueueSkill.objects.create(queue=world.queue_b, skill=factories.skill("returns"), min_proficiency=2)
     case = factories.queued_case(world.chan_a, skills={"billing": 1, "lang-es": 2})
     biller = factories.agent("biller", teams=list(world.ana.teams.all()), skills={"billing": 1, "lang-es": 2})
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
     assert offer.agent == biller
 
     response = _post(world.boss_a, f"/api/v1/cases/{case.pk}/transfer/", {"queue": world.queue_b.pk})
@@ -391,15 +393,15 @@ def test_transfer_moves_the_case_and_requeues_it_with_the_new_queues_skills(worl
 def test_transferring_an_assigned_case_frees_its_agent(world):
     now = timezone.now()
     case = factories.queued_case(world.chan_a)
-    offer = services.route_case(case_id=case.pk, now=now)
-    services.accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
+    offer = route_case(case_id=case.pk, now=now)
+    accept_offer(offer_id=offer.pk, agent=world.ana, now=now)
 
     response = _post(world.admin, f"/api/v1/cases/{case.pk}/transfer/", {"queue": world.queue_b.pk})
 
     assert response.status_code == 200, response.content
     case.refresh_from_db()
     assert case.status == CaseStatus.QUEUED and case.assignee is None and case.queue == world.queue_b
-    assert selectors.agent_loads([world.ana.pk]) == {}
+    assert agent_loads([world.ana.pk]) == {}
 
 
 @pytest.mark.parametrize(
@@ -408,7 +410,7 @@ def test_transferring_an_assigned_case_frees_its_agent(world):
 )
 def test_bad_transfer_input_changes_nothing(world, body, status):
     case = factories.queued_case(world.chan_a)
-    offer = services.route_case(case_id=case.pk, now=timezone.now())
+    offer = route_case(case_id=case.pk, now=timezone.now())
 
     response = _post(world.admin, f"/api/v1/cases/{case.pk}/transfer/", body)
 

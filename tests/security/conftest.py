@@ -10,7 +10,7 @@ from cases import customers
 from cases.models import Identity
 from tests import factories
 from tests.browser.conftest import asgi_server, browser, context, db_thread, page, playwright  # noqa: F401
-from tests.connectors.email.conftest import _media_in_tmp, mailbox, post_mail  # noqa: F401
+from tests.connectors.email.conftest import mailbox, media_in_tmp, post_mail  # noqa: F401
 from tests.security.stored import mail_with_a_file
 
 

@@ -57,12 +57,12 @@ def test_a_success_clears_the_failures(client, ana):
 def test_the_lock_ends_after_the_window(client, ana, settings):
     from django.core.cache import cache
 
-    from config.security import _key
+    from config.security import attempts_key
 
     for _ in range(5):
         login(client, "ana", "wrong")
     assert login(client, "ana", PASSWORD).status_code == 429
-    cache.delete(_key("ana", "10.0.0.1"))  # what the cache's timeout does after LOGIN_LOCK_SECONDS
+    cache.delete(attempts_key("ana", "10.0.0.1"))  # what the cache's timeout does after LOGIN_LOCK_SECONDS
     assert login(client, "ana", PASSWORD).status_code == 302
 
 

@@ -31,7 +31,7 @@ from dashboards.fanout import agent_group
 from dashboards.scope import team_group
 from routing.models import Offer
 from tests import factories
-from tests.dashboards.conftest import _fresh_sequences, connect, receive  # noqa: F401 (autouse fixture)
+from tests.dashboards.conftest import connect, fresh_sequences, receive  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -293,9 +293,9 @@ async def test_a_chat_visitor_never_receives_another_visitors_conversation():
         case = Case.objects.get(messages__text="alba-private-words")
         offer = Offer.objects.filter(case=case, status=Offer.Status.PENDING).first()
         if offer is not None:
-            from routing import services as routing_services
+            from routing.offers import accept_offer
 
-            routing_services.accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
+            accept_offer(offer_id=offer.pk, agent=offer.agent, now=timezone.now())
             case.refresh_from_db()
         send_reply(case_id=case.pk, agent=case.assignee, text="for-alba-only", now=timezone.now())
         return case.pk

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases import services as case_services
 from cases.models import Case, CaseEvent, CaseStatus
-from routing import services as routing_services
+from routing.supervision import assign_case
 from sla import services
 from sla.models import BusinessCalendar, Clock, CustomClosedDate, OpeningHours, SlaPolicy
 from tests import factories
@@ -31,7 +31,7 @@ def _held(deliver, channel, committing, agent=None):
     case = Case.objects.latest("pk")
     agent = agent or factories.agent("ana", presence=None)
     with committing():
-        routing_services.assign_case(case_id=case.pk, agent_id=agent.pk, now=timezone.now(), force=True)
+        assign_case(case_id=case.pk, agent_id=agent.pk, now=timezone.now(), force=True)
     case.refresh_from_db()
     return case, agent
 

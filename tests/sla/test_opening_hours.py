@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases.models import CaseStatus
-from routing import services as routing_services
+from routing.batch import route_case, route_waiting
 from sla import selectors, services
 from sla.models import BusinessCalendar, CustomClosedDate, OpeningHours
 from tests import factories
@@ -44,15 +44,15 @@ def test_a_closed_queue_gets_no_offers_until_it_opens(queue, channel):
     case = factories.queued_case(channel)
     other = factories.queued_case(channel, queue=factories.queue("Always open"))
 
-    assert routing_services.route_case(case_id=case.pk, now=timezone.now()) is None
-    assert routing_services.route_waiting(now=timezone.now()) == 1  # only the open queue's case
+    assert route_case(case_id=case.pk, now=timezone.now()) is None
+    assert route_waiting(now=timezone.now()) == 1  # only the open queue's case
     case.refresh_from_db()
     other.refresh_from_db()
     assert (case.status, other.status) == (CaseStatus.QUEUED, CaseStatus.OFFERED)
 
     CustomClosedDate.objects.filter(calendar=calendar).delete()
     services.touch_calendar(calendar_id=calendar.pk)
-    assert routing_services.route_case(case_id=case.pk, now=timezone.now()) is not None
+    assert route_case(case_id=case.pk, now=timezone.now()) is not None
 
 
 def test_the_widget_reads_open_now_and_the_next_opening(queue):

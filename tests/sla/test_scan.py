@@ -214,7 +214,7 @@ def test_an_action_that_fails_unexpectedly_is_recorded_and_the_firing_stands(cha
 
 
 def test_a_failing_sla_scan_never_stops_the_rest_of_the_tick(channel, monkeypatch):
-    from routing import services as routing_services
+    from routing import batch
     from routing.tasks import tick
 
     def broken(**kwargs):
@@ -222,6 +222,6 @@ def test_a_failing_sla_scan_never_stops_the_rest_of_the_tick(channel, monkeypatc
 
     ran = []
     monkeypatch.setattr(sla_scan, "scan", broken)
-    monkeypatch.setattr(routing_services, "route_waiting", lambda **kwargs: ran.append(1))
+    monkeypatch.setattr(batch, "route_waiting", lambda **kwargs: ran.append(1))
     tick.run()
     assert ran == [1]

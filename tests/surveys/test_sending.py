@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseStatus, Message
-from routing import services as routing_services
+from routing.timers import end_wrap_up
 from surveys import services
 from surveys.models import Survey
 from tests import factories
@@ -124,7 +124,7 @@ def test_a_case_in_wrap_up_gets_its_survey_when_the_wrap_up_ends(resolve, django
     assert not Survey.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        routing_services.end_wrap_up(case_id=case.pk, agent=case.assignee, now=timezone.now())
+        end_wrap_up(case_id=case.pk, agent=case.assignee, now=timezone.now())
 
     assert Survey.objects.get().case == case
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent
 from cases.services import resolve_case
-from routing import services as routing_services
 from routing.models import Offer
+from routing.offers import accept_offer
 from surveys.models import Survey
 from tests import factories
 from tests.connectors.test_webchat import connect, db, hello, receive, send, widget
@@ -32,7 +32,7 @@ async def _chat_resolved():
     def accept_and_resolve():
         case = Case.objects.get()
         offer = Offer.objects.get(case=case, status="pending")
-        routing_services.accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now())
+        accept_offer(offer_id=offer.pk, agent=agent, now=timezone.now())
         resolve_case(case_id=case.pk, agent=agent, now=timezone.now())
         return case
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from routing import selectors
+from routing import loads
 
 
 class Command(BaseCommand):
@@ -14,14 +14,14 @@ class Command(BaseCommand):
         parser.add_argument("--recount", action="store_true", help="set every agent's kept load from the sums")
 
     def handle(self, *args, recount, **options):
-        if not selectors.counted_loads():
+        if not loads.counted_loads():
             self.stdout.write("loads are summed from cases and offers on this database: nothing is kept to check")
             return
         if recount:
-            fixed = selectors.recount_loads()
+            fixed = loads.recount_loads()
             self.stdout.write(f"recounted: {fixed} agent(s) had a kept load that differed from the sums")
             return
-        drift = selectors.load_drift()
+        drift = loads.load_drift()
         if not drift:
             self.stdout.write("every agent's kept load equals the sum of its held cases and pending offers")
             return
