@@ -201,9 +201,13 @@ CELERY_TASK_ROUTES = {
     "cases.*": {"queue": "outbound"},
     "sla.*": {"queue": "routing"},
     "outhooks.*": {"queue": "outbound"},
+    "config.tasks.tick": {"queue": "routing"},
 }
+# The apps' tasks modules are found by autodiscovery; config is not an app.
+CELERY_IMPORTS = ["config.tasks"]
 CELERY_BEAT_SCHEDULE = {
-    "switchboard-tick": {"task": "routing.tasks.tick", "schedule": 1.0},
+    # Every app's periodic jobs (config/schedule.py), in order.
+    "switchboard-tick": {"task": "config.tasks.tick", "schedule": 1.0},
     # Email channels with config.imap (README "Email"); `manage.py fetch_mail --watch` uses IDLE instead.
     "switchboard-fetch-mail": {"task": "connectors.tasks.fetch_mail", "schedule": 60.0},
     # Does nothing unless SWITCHBOARD_RETENTION_DAYS is set (README "Security and customer data").

@@ -1,6 +1,6 @@
-"""The embedded-mode ticker: the periodic scan of ``routing.tasks.tick``,
-run on the server's event loop every few seconds (Celery beat does this in
-production)."""
+"""The embedded-mode ticker: the periodic jobs of ``config.schedule``, run on
+the server's event loop every few seconds (Celery beat does this in
+production, through ``config.tasks.tick``)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
+from django.utils import timezone
+
+from config import schedule
 
 log = logging.getLogger(__name__)
 
 
 def _tick_once() -> None:
-    from routing.tasks import tick
-
     close_old_connections()
     try:
-        tick.run()
+        schedule.run_due(timezone.now())
     finally:
         close_old_connections()
 

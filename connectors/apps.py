@@ -8,6 +8,8 @@ class ConnectorsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from config.schedule import register
+        from connectors import services
         from connectors.models import Channel
         from connectors.webchat import listeners
         from connectors.webhooks import channels
@@ -15,3 +17,6 @@ class ConnectorsConfig(AppConfig):
         listeners.connect()
         post_save.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels")
         post_delete.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels-del")
+        # Periodic jobs (config/schedule.py), first in each tick.
+        register("connectors.retry_stale_events", services.retry_stale_events, order=10)
+        register("connectors.retry_due_deliveries", services.retry_due_deliveries, order=11)  # outbound sends

@@ -7,6 +7,9 @@ class OuthooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from outhooks import listeners
+        from config.schedule import register
+        from outhooks import listeners, services
 
         listeners.connect()
+        # Periodic job (config/schedule.py): outbound event webhooks due for an attempt.
+        register("outhooks.deliver_due", services.deliver_due, order=20)

@@ -1,8 +1,8 @@
 """Retention: ``SWITCHBOARD_RETENTION_DAYS`` purges resolved and closed cases
 older than N days. Beat runs the task hourly in production; the periodic
-tick (``routing.tasks.tick``) runs it at most hourly per process too, so
-embedded mode, which has no beat, purges as well (running it twice is
-harmless: the second finds nothing)."""
+tick (``config.schedule``, registered in ``privacy/apps.py``) runs it at
+most hourly per process too, so embedded mode, which has no beat, purges as
+well (running it twice is harmless: the second finds nothing)."""
 
 from __future__ import annotations
 

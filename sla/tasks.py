@@ -1,5 +1,6 @@
 """Celery entry points of the SLA app; each only calls a service. The scans
-also run from the periodic tick (``routing.tasks.tick``)."""
+also run from the periodic tick (``config.schedule``, registered in
+``sla/apps.py``)."""
 
 import logging
 from datetime import datetime, timedelta

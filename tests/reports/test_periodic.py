@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from config.tasks import tick
 from reports import aggregate
 from reports.aggregate import LOOKBACK_HOURS, aggregate_now_and_then, hour_floor
 from reports.models import AggregatedHour
-from routing.tasks import tick
 
 pytestmark = pytest.mark.django_db
 

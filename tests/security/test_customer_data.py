@@ -176,7 +176,7 @@ def test_retention_runs_from_beat_on_a_worker_queue(settings):
 
 
 def test_the_periodic_tick_purges_at_most_hourly_so_embedded_mode_needs_no_beat(jiri, settings, monkeypatch):
-    from routing.tasks import tick
+    from config.tasks import tick
 
     monkeypatch.setattr(retention, "_last_run", [])
     settings.SWITCHBOARD = settings.SWITCHBOARD | {"RETENTION_DAYS": 30}

@@ -185,7 +185,7 @@ def test_an_action_that_cannot_be_taken_is_recorded_and_the_breach_still_fires(c
 
 
 def test_the_tick_runs_the_scan(channel):
-    from routing.tasks import tick
+    from config.tasks import tick
 
     make_policy(first_response_minutes=1, resolution_minutes=0)
     case = _case(channel, at=datetime.now(UTC) - timedelta(minutes=5))
@@ -214,8 +214,8 @@ def test_an_action_that_fails_unexpectedly_is_recorded_and_the_firing_stands(cha
 
 
 def test_a_failing_sla_scan_never_stops_the_rest_of_the_tick(channel, monkeypatch):
+    from config.tasks import tick
     from routing import batch
-    from routing.tasks import tick
 
     def broken(**kwargs):
         raise RuntimeError("database hiccup")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseStatus, Message
 from cases.services import resolve_case
-from routing.tasks import tick
+from config.tasks import tick
 from surveys import reconcile, services
 from surveys.models import Survey
 from tests import factories

@@ -143,7 +143,7 @@ def test_server_error_is_retried_with_backoff_then_sent(sms_case, twilio_api, ca
 
 
 def test_the_tick_retries_due_sends(sms_case, twilio_api, capture, settings):
-    from routing.tasks import tick
+    from config.tasks import tick
 
     settings.SWITCHBOARD = settings.SWITCHBOARD | {"OUTBOUND_RETRY_BASE_SECONDS": 0}
     twilio_api.answers = [(503, {}), (201, {})]
