@@ -8,10 +8,12 @@ class ConnectorsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from connectors import listeners
         from connectors.models import Channel
-        from connectors.webchat import listeners
+        from connectors.webchat import listeners as webchat_listeners
         from connectors.webhooks import channels
 
         listeners.connect()
+        webchat_listeners.connect()
         post_save.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels")
         post_delete.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels-del")

@@ -6,6 +6,7 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
-        from routing import signals
+        from routing import listeners, signals
 
         signals.connect()
+        listeners.connect()

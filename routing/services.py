@@ -24,10 +24,9 @@ from django.db.models.functions import Coalesce
 
 from agents.events import AgentChanged
 from agents.models import Agent, Skill
-from agents.services import mark_idle_if_free
 from cases.events import CaseStatusChanged, EscalationRaised
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseSkill, CaseStatus, Customer
-from cases.services import record
+from cases.services import mark_idle_if_free, record
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_many_on_commit, publish_on_commit
