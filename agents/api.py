@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from agents import services
 from agents.events import AgentChanged
 from agents.models import Agent, AgentSkill, PresenceStatus, Role, Skill, Team
-from cases.selectors import role_of
+from agents.selectors import role_of
 from config.api import DomainError
 from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from config.events import publish_on_commit

@@ -10,19 +10,12 @@ from django.db import models
 from django.db.models import Q
 
 from config.channel_kinds import CHANNEL_KINDS, ChannelKind
+from config.roles import Role  # noqa: F401  (named agents.models.Role by most modules)
 
 
 def validate_channel_kinds(value: object) -> None:
     if not isinstance(value, list) or any(kind not in CHANNEL_KINDS for kind in value):
         raise ValidationError(f"a list of channel kinds from {', '.join(CHANNEL_KINDS)}")
-
-
-class Role(models.TextChoices):
-    """Roles are Django groups of these names."""
-
-    AGENT = "agent", "Agent"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ADMIN = "admin", "Admin"
 
 
 class Skill(models.Model):

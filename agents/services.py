@@ -4,6 +4,9 @@ An agent is routable while its status enables a channel kind *and* a live
 session keeps extending ``present_until``; several tabs count as one
 presence, and a tab throttled in the background does not flap the agent
 offline as long as it beats within the grace period.
+
+When the agent may take more work, ``AgentGainedRoom`` leaves on commit and
+routing offers it waiting cases (``routing/listeners.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from agents.events import AgentChanged
+from agents.events import AgentChanged, AgentGainedRoom
 from agents.models import Agent, PresenceStatus
-from config import background
 from config.api import Invalid
 from config.events import publish_on_commit
 
@@ -27,8 +29,6 @@ def _grace() -> timedelta:
 def touch_presence(*, agent_id: int, now: datetime) -> bool:
     """A live session says the agent is here. Returns True when the agent was
     not present before (it may now pull waiting work)."""
-    from routing.tasks import route_agent
-
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent_id)
         was_present = agent.is_present(now)
@@ -36,16 +36,8 @@ def touch_presence(*, agent_id: int, now: datetime) -> bool:
         agent.save(update_fields=["present_until"])
         if not was_present:
             publish_on_commit(AgentChanged(agent_id=agent.pk))
-            background.enqueue(route_agent, agent_id=agent.pk)
+            publish_on_commit(AgentGainedRoom(agent_id=agent.pk))
     return not was_present
-
-
-def mark_idle_if_free(*, agent_id: int, now: datetime) -> None:
-    """Start the agent's idle clock when it holds no case any more."""
-    from cases.models import HELD_STATUSES, Case
-
-    if not Case.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES).exists():
-        Agent.objects.filter(pk=agent_id, idle_since__isnull=True).update(idle_since=now)
 
 
 def end_presence(*, agent_id: int, now: datetime) -> None:
@@ -58,8 +50,6 @@ def end_presence(*, agent_id: int, now: datetime) -> None:
 def set_status(*, agent_id: int, status_id: int, now: datetime, reason: str = "") -> Agent:
     """``reason``: why, when someone else (a supervisor) sets it; empty when
     the agent chose it."""
-    from routing.tasks import route_agent
-
     status = PresenceStatus.objects.filter(pk=status_id).first()
     if status is None:
         raise Invalid(f"no presence status {status_id}")
@@ -73,7 +63,7 @@ def set_status(*, agent_id: int, status_id: int, now: datetime, reason: str = ""
             agent.save(update_fields=["status", "status_since", "status_reason", "missed_offers"])
             publish_on_commit(AgentChanged(agent_id=agent.pk))
             if status.channel_kinds:
-                background.enqueue(route_agent, agent_id=agent.pk)
+                publish_on_commit(AgentGainedRoom(agent_id=agent.pk))
     return agent
 
 
@@ -85,7 +75,6 @@ def set_capacity(
     pull waiting cases at once."""
     from agents.models import AgentCapacity
     from config.channel_kinds import CHANNEL_KINDS
-    from routing.tasks import route_agent
 
     per_kind = per_kind or {}
     unknown = sorted(set(per_kind) - set(CHANNEL_KINDS))
@@ -108,8 +97,5 @@ def set_capacity(
             else:
                 AgentCapacity.objects.update_or_create(agent=agent, channel_kind=kind, defaults={"units": units})
         publish_on_commit(AgentChanged(agent_id=agent.pk))
-        background.enqueue(route_agent, agent_id=agent.pk)
-    from routing.pool import planning
-
-    planning.changed(agent.pk)  # this process's router sees the new capacity at once
+        publish_on_commit(AgentGainedRoom(agent_id=agent.pk))
     return agent

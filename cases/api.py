@@ -1,22 +1,24 @@
-"""Cases over REST: list, detail with messages, reply, resolve."""
+"""Cases over REST: list, detail with messages, reply, note, wait, resolve.
+
+Other apps add their own actions under ``/cases/{id}/`` with viewsets built
+on ``CaseLookup`` (the same cases, the same lookup): routing's wrap-up,
+position, explanation, assign and transfer (``routing/api.py``), the web
+chat's typing (``connectors/webchat/api.py``)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from agents.models import Agent, Role
+from agents.models import Agent
 from cases import selectors, services
 from cases.models import Case, CaseEvent, Message
-from config.api import NotFound
-from routing import explain as routing_explain
-from routing import ranking, supervision, timers
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -108,55 +110,23 @@ class WhatsAppTemplateSerializer(serializers.Serializer):
     )
 
 
-class AssignSerializer(serializers.Serializer):
-    agent = serializers.IntegerField(min_value=1, help_text="The agent's id.")
-    force = serializers.BooleanField(default=False, help_text="Override status, skills and capacity (recorded).")
-
-
-class TransferSerializer(serializers.Serializer):
-    queue = serializers.IntegerField(min_value=1, required=False, help_text="The queue's id.")
-    agent = serializers.IntegerField(
-        min_value=1, required=False, help_text="Or an agent's id: they must be free to take it (status, skills, room)."
-    )
-
-    def validate(self, data):
-        if ("queue" in data) == ("agent" in data):
-            raise serializers.ValidationError("give either 'queue' or 'agent'")
-        return data
-
-
-class PositionSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    position = serializers.IntegerField(allow_null=True)
-    estimated_wait_seconds = serializers.IntegerField(allow_null=True)
-
-
-def _supervising(request, what: str = "assign and transfer cases") -> None:
-    if selectors.role_of(request.user) not in (Role.SUPERVISOR, Role.ADMIN):
-        raise PermissionDenied(f"only supervisors and admins {what}")
-
-
-def _may_transfer(request, case: Case) -> None:
-    """Supervisors and admins transfer any case they see; an agent, a case they hold."""
-    if selectors.role_of(request.user) in (Role.SUPERVISOR, Role.ADMIN):
-        return
-    if case.assignee_id is None or not Agent.objects.filter(user=request.user, pk=case.assignee_id).exists():
-        raise PermissionDenied("only supervisors, admins and the agent holding the case transfer it")
-
-
 class NewestFirst(CursorPagination):
     ordering = "-created_at"
     page_size = 50
 
 
-def _agent(request) -> Agent:
+def requesting_agent(request) -> Agent:
+    """The agent making the request, or 403: only agents work cases."""
     agent = Agent.objects.filter(user=request.user).first()
     if agent is None:
         raise PermissionDenied("only agents work cases")
     return agent
 
 
-class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+# The cases the user may see (``?status=`` narrows them), found by id: the
+# base of every viewset under ``/cases/`` (a comment, not a docstring: the
+# API schema would show it as every action's description).
+class CaseLookup(viewsets.GenericViewSet):
     pagination_class = NewestFirst
     queryset = Case.objects.none()  # the API schema's model (ids are numbers); get_queryset says what one sees
 
@@ -172,6 +142,8 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer
 
+
+class CaseViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, CaseLookup):
     @extend_schema(request=ReplySerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def reply(self, request, pk=None):
@@ -179,7 +151,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body = ReplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = services.send_reply(
-            case_id=case.pk, agent=_agent(request), text=body.validated_data["text"], now=timezone.now()
+            case_id=case.pk, agent=requesting_agent(request), text=body.validated_data["text"], now=timezone.now()
         )
         return Response(MessageSerializer(message).data, status=201)
 
@@ -191,7 +163,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body = WhatsAppTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = services.send_template(
-            case_id=case.pk, agent=_agent(request), now=timezone.now(), **body.validated_data
+            case_id=case.pk, agent=requesting_agent(request), now=timezone.now(), **body.validated_data
         )
         return Response(MessageSerializer(message).data, status=201)
 
@@ -199,7 +171,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         case = self.get_object()
-        case = services.resolve_case(case_id=case.pk, agent=_agent(request), now=timezone.now())
+        case = services.resolve_case(case_id=case.pk, agent=requesting_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=NoteSerializer, responses=MessageSerializer)
@@ -210,7 +182,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body = NoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = services.add_note(
-            case_id=case.pk, agent=_agent(request), text=body.validated_data["text"], now=timezone.now()
+            case_id=case.pk, agent=requesting_agent(request), text=body.validated_data["text"], now=timezone.now()
         )
         return Response(MessageSerializer(message).data, status=201)
 
@@ -220,79 +192,5 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         """Wait on the customer: the case stays the agent's, the resolution
         clock pauses until the customer writes."""
         case = self.get_object()
-        case = services.set_waiting(case_id=case.pk, agent=_agent(request), now=timezone.now())
-        return Response(CaseSerializer(case).data)
-
-    @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["post"])
-    def typing(self, request, pk=None):
-        """The agent is typing a reply to a web chat: the customer's widget shows it."""
-        from connectors.webchat.services import agent_typing
-
-        case = self.get_object()
-        agent_typing(case_id=case.pk, agent=_agent(request))
-        return Response(status=204)
-
-    @extend_schema(request=None, responses=CaseSerializer)
-    @action(detail=True, methods=["post"], url_path="end-wrap-up")
-    def end_wrap_up(self, request, pk=None):
-        case = self.get_object()
-        case = timers.end_wrap_up(case_id=case.pk, agent=_agent(request), now=timezone.now())
-        return Response(CaseSerializer(case).data)
-
-    @extend_schema(request=None, responses=PositionSerializer)
-    @action(detail=True, methods=["get"])
-    def position(self, request, pk=None):
-        """Where a waiting case stands in its queue and an estimated wait."""
-        case = self.get_object()
-        return Response(ranking.queue_position(case, timezone.now()))
-
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["get"])
-    def explanation(self, request, pk=None):
-        """Supervisors and admins: why each offer of the case went to its
-        agent ("Why Jana?"), and for a waiting case why nobody has it yet."""
-        _supervising(request, "see why cases are routed")
-        case = self.get_object()
-        return Response(routing_explain.for_case(case, timezone.now(), user=request.user))
-
-    @extend_schema(request=AssignSerializer, responses=CaseSerializer)
-    @action(detail=True, methods=["post"])
-    def assign(self, request, pk=None):
-        """Supervisors: give the case to an agent (reassign if someone holds it)."""
-        _supervising(request)
-        case = self.get_object()
-        body = AssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        agent_id = body.validated_data["agent"]
-        if not selectors.agent_visible_to(request.user, agent_id):
-            raise NotFound(f"no agent {agent_id}")
-        case = supervision.assign_case(
-            case_id=case.pk,
-            agent_id=agent_id,
-            force=body.validated_data["force"],
-            actor=request.user,
-            now=timezone.now(),
-        )
-        return Response(CaseSerializer(case).data)
-
-    @extend_schema(request=TransferSerializer, responses=CaseSerializer)
-    @action(detail=True, methods=["post"])
-    def transfer(self, request, pk=None):
-        """Supervisors, or the agent holding the case: move it to another
-        queue, where it is routed again, or to an agent free to take it."""
-        case = self.get_object()
-        _may_transfer(request, case)
-        body = TransferSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        if "agent" in body.validated_data:
-            agent_id = body.validated_data["agent"]
-            supervising = selectors.role_of(request.user) in (Role.SUPERVISOR, Role.ADMIN)
-            if supervising and not selectors.agent_visible_to(request.user, agent_id):
-                raise NotFound(f"no agent {agent_id}")
-            case = supervision.assign_case(case_id=case.pk, agent_id=agent_id, actor=request.user, now=timezone.now())
-            return Response(CaseSerializer(case).data)
-        case = supervision.transfer_to_queue(
-            case_id=case.pk, queue_id=body.validated_data["queue"], actor=request.user, now=timezone.now()
-        )
+        case = services.set_waiting(case_id=case.pk, agent=requesting_agent(request), now=timezone.now())
         return Response(CaseSerializer(case).data)

@@ -11,6 +11,7 @@ Lock order: customers by ascending id (then cases, as everywhere).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +20,10 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
 from agents.models import Role
+from agents.selectors import role_of
 from cases.identities import InvalidIdentity, normalize_identity
 from cases.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Message
-from cases.selectors import role_of, visible_cases
+from cases.selectors import visible_cases
 from config.api import DomainError, Invalid, NotFound
 
 
@@ -193,10 +195,23 @@ class CustomerHistory:
     surveys: list  # answered satisfaction surveys, newest first (surveys.Survey)
 
 
+def _no_surveys(customer: Customer) -> list:
+    return []
+
+
+# A customer's answered surveys, newest first, for the history: the surveys
+# app (a layer above) fills this in at ready() with its selector.
+_answered_surveys_of: Callable[[Customer], list] = _no_surveys
+
+
+def read_answered_surveys_with(reader: Callable[[Customer], list]) -> None:
+    """Called by ``SurveysConfig.ready()`` with ``surveys.selectors.answered_surveys_of``."""
+    global _answered_surveys_of
+    _answered_surveys_of = reader
+
+
 def customer_history(customer: Customer) -> CustomerHistory:
     """The customer's whole history across channels, in a query per part."""
-    from surveys.selectors import answered_surveys_of
-
     cases = list(
         Case.objects.filter(customer=customer)
         .select_related("channel", "queue", "assignee")
@@ -210,7 +225,7 @@ def customer_history(customer: Customer) -> CustomerHistory:
         identities=list(customer.identities.order_by("kind", "address")),
         cases=cases,
         merges=list(CustomerMerge.objects.filter(target=customer, undone_at__isnull=True).order_by("-created_at")),
-        surveys=answered_surveys_of(customer),
+        surveys=_answered_surveys_of(customer),
     )
 
 
@@ -220,6 +235,7 @@ __all__ = [
     "customer_history",
     "link_identity",
     "merge_customers",
+    "read_answered_surveys_with",
     "undo_merge",
     "visible_customers",
 ]

@@ -20,6 +20,16 @@ class MessageAdded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundQueued(Event):
+    """An outbound message (an agent's reply, a survey) was stored to be sent
+    on its case's channel: connectors deliver it (``connectors/listeners.py``).
+    Not published for lines already sent elsewhere (a bot's transcript)."""
+
+    case_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class MessageStatusChanged(Event):
     """One of our replies was sent, delivered, read or failed (``error``)."""
 

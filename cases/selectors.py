@@ -7,19 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from agents.models import Agent, Role
+from agents.selectors import role_of
 from cases.models import Case, CaseStatus
-
-
-def role_of(user) -> str | None:
-    if not user or not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    names = set(user.groups.values_list("name", flat=True))
-    for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
-        if role.value in names:
-            return role
-    return Role.AGENT if Agent.objects.filter(user=user).exists() else None
 
 
 def visible_cases(user) -> QuerySet[Case]:
@@ -42,16 +31,6 @@ def visible_cases(user) -> QuerySet[Case]:
     )
     offered = Q(status=CaseStatus.OFFERED, offers__agent=agent, offers__status="pending")
     return qs.filter(Q(assignee=agent) | waiting | offered).distinct()
-
-
-def agent_visible_to(user, agent_id: int) -> bool:
-    """Admins see every agent; supervisors the agents of their teams."""
-    role = role_of(user)
-    if role == Role.ADMIN:
-        return Agent.objects.filter(pk=agent_id).exists()
-    if role == Role.SUPERVISOR:
-        return Agent.objects.filter(pk=agent_id, teams__in=user.supervised_teams.all()).exists()
-    return False
 
 
 # WhatsApp, Messenger and Instagram let a business answer freely for 24 hours

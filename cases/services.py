@@ -1,13 +1,18 @@
 """Every write to customers, cases and messages.
 
 Lock order everywhere in Switchboard: case, then agent, then offer.
-Events leave on commit (``config.events.publish_on_commit``).
+Events leave on commit (``config.events.publish_on_commit``); the apps above
+react to them: an agent's reply is delivered by connectors
+(``OutboundQueued``), an agent who freed a case is offered work by routing
+(``AgentGainedRoom``), and a score reply answers its survey through the hook
+the surveys app fills in (``answer_survey_replies_with``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,14 +20,13 @@ import nh3
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from agents.events import AgentGainedRoom
 from agents.models import Agent
-from agents.services import mark_idle_if_free
-from cases.events import CaseCreated, CaseStatusChanged, MessageAdded
+from cases.events import CaseCreated, CaseStatusChanged, MessageAdded, OutboundQueued
 from cases.identities import normalize_identity
-from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
+from cases.models import HELD_STATUSES, OPEN_STATUSES, Case, CaseEvent, CaseStatus, Customer, Identity, Message
 from cases.normalized import NormalizedMessage
 from cases.selectors import is_reply_window_open, reply_window_closes_at
-from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
 from config.logs import bind_case
@@ -98,6 +102,24 @@ def add_identity_if_free(*, customer: Customer, kind: str, address: str) -> Iden
         return None
 
 
+def _no_survey_answered(*, channel, thread_key: str, text: str, now: datetime) -> Case | None:
+    return None
+
+
+# Which resolved case an inbound reply answers the survey of (answered now),
+# or None. Intake must know before it picks the message's case, so this is a
+# call, not an event: the surveys app (a layer above) fills it in at ready().
+_survey_answered_by: Callable[..., Case | None] = _no_survey_answered
+
+
+def answer_survey_replies_with(answer: Callable[..., Case | None]) -> None:
+    """Called by ``SurveysConfig.ready()`` with ``surveys.replies.answer_from_reply``:
+    ``answer(channel=, thread_key=, text=, now=)`` returns the resolved case whose
+    survey the reply answered, or None for an ordinary message."""
+    global _survey_answered_by
+    _survey_answered_by = answer
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     message: Message
@@ -118,10 +140,8 @@ def receive_message(*, channel, normalized: NormalizedMessage, now: datetime) ->
         language=normalized.language,
     )
     thread_key = normalized.thread_key or _sender_thread_key(identity)
-    from surveys.replies import answer_from_reply
-
     # A reply that is just a score answers the survey of a resolved case: it joins that case, not re-opening it.
-    surveyed = answer_from_reply(channel=channel, thread_key=thread_key, text=normalized.text, now=now)
+    surveyed = _survey_answered_by(channel=channel, thread_key=thread_key, text=normalized.text, now=now)
     if surveyed is not None:
         case, created, reopened = surveyed, False, False
     else:
@@ -236,8 +256,6 @@ def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime, template
     """Record the agent's reply and send it on the case's channel after commit.
     Outside a WhatsApp or Messenger 24-hour window only a ``template`` (see
     ``send_template``) may go, kept on the timeline's reply_sent event."""
-    from connectors.tasks import deliver_message
-
     text = (text or "").strip()
     if not text:
         raise Invalid("a reply needs text")
@@ -275,7 +293,7 @@ def send_reply(*, case_id: int, agent: Agent, text: str, now: datetime, template
         publish_on_commit(
             MessageAdded(case_id=case.pk, message_id=message.pk, direction=message.direction, assignee_id=agent.pk)
         )
-        background.enqueue(deliver_message, message_id=message.pk)
+        publish_on_commit(OutboundQueued(case_id=case.pk, message_id=message.pk))
     return message
 
 
@@ -358,8 +376,6 @@ def set_waiting(*, case_id: int, agent: Agent, now: datetime) -> Case:
 
 def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
     """Resolve a case the agent holds; its capacity frees and the agent pulls new work."""
-    from routing.tasks import route_agent
-
     with transaction.atomic():
         case = _lock_case_for_agent(case_id=case_id, agent=agent)
         if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
@@ -380,5 +396,11 @@ def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
         record(case=case, kind=CaseEvent.Kind.RESOLVED, now=now, agent=agent)
         publish_on_commit(_status_event(case))
         mark_idle_if_free(agent_id=agent.pk, now=now)
-        background.enqueue(route_agent, agent_id=agent.pk)
+        publish_on_commit(AgentGainedRoom(agent_id=agent.pk))
     return case
+
+
+def mark_idle_if_free(*, agent_id: int, now: datetime) -> None:
+    """Start the agent's idle clock when it holds no case any more."""
+    if not Case.objects.filter(assignee_id=agent_id, status__in=HELD_STATUSES).exists():
+        Agent.objects.filter(pk=agent_id, idle_since__isnull=True).update(idle_since=now)

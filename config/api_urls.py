@@ -6,16 +6,21 @@ from audit.api import ConfigChangeViewSet
 from cases.api import CaseViewSet
 from cases.customers_api import CustomerViewSet
 from connectors.api import ChannelViewSet, HandoffView
+from connectors.webchat.api import CaseTypingViewSet
 from dashboards.api import ChannelKindPriorityViewSet, SupervisorAgentViewSet, SupervisorQueueViewSet
 from outhooks.api import SubscriptionViewSet
 from replies.api import TemplateViewSet
 from reports.api import ReportView
 from routing import config_api as routing_config
-from routing.api import OfferViewSet
+from routing.api import CaseRoutingViewSet, OfferViewSet
 from sla import api as sla_api
 from surveys.api import SurveyViewSet
 
 router = DefaultRouter()
+# Routing's and the web chat's actions on a case, under the cases' prefix
+# (registered first: the API root names a prefix's last registration).
+router.register("cases", CaseRoutingViewSet, basename="case-routing")
+router.register("cases", CaseTypingViewSet, basename="case-typing")
 router.register("cases", CaseViewSet, basename="case")
 router.register("offers", OfferViewSet, basename="offer")
 router.register("sla/policies", sla_api.PolicyViewSet, basename="sla-policy")

@@ -24,8 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Role
+from agents.selectors import role_of
 from cases.identities import IdentityKind
-from cases.selectors import role_of
 from connectors import services
 from connectors.models import Channel, InboundEvent, new_channel_secret
 from connectors.providers import PROVIDERS

@@ -9,12 +9,13 @@ class ConnectorsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from config.schedule import register
-        from connectors import services
+        from connectors import listeners, services
         from connectors.models import Channel
-        from connectors.webchat import listeners
+        from connectors.webchat import listeners as webchat_listeners
         from connectors.webhooks import channels
 
         listeners.connect()
+        webchat_listeners.connect()
         post_save.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels")
         post_delete.connect(channels.clear, sender=Channel, dispatch_uid="connectors-forget-channels-del")
         # Periodic jobs (config/schedule.py), first in each tick.

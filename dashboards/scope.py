@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.models import Role
-from cases.selectors import role_of
+from agents.selectors import role_of
 
 ADMINS_GROUP = "sup.admins"
 

@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 
 from agents.models import Role
-from cases.selectors import role_of
+from agents.selectors import role_of
 from outhooks import addresses
 from outhooks.listeners import EVENT_NAMES
 from outhooks.models import Delivery, Subscription

@@ -10,7 +10,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from agents.models import Agent, Role
-from cases.selectors import role_of, visible_cases
+from agents.selectors import role_of
+from cases.selectors import visible_cases
 from config.api import Invalid, NotFound
 from config.channel_kinds import CHANNEL_KINDS, ChannelKind
 from replies import rendering, selectors

@@ -7,9 +7,10 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         from config.schedule import register
-        from routing import batch, explain, offers, overflow, signals, timers
+        from routing import batch, explain, listeners, offers, overflow, signals, timers
 
         signals.connect()
+        listeners.connect()
         # Periodic jobs (config/schedule.py), after the SLA scan; each service
         # is looked up when its job runs.
         register("routing.expire_offers", lambda now: offers.expire_offers(now=now), order=40)

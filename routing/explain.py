@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings as django_settings
 
 from agents.models import Agent, Role
+from agents.selectors import role_of
 from cases.models import Case, CaseStatus
-from cases.selectors import role_of
 from routing import bulk, core
 from routing.agent_states import agent_states
 from routing.demands import case_demands

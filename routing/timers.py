@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from agents.models import Agent
-from agents.services import mark_idle_if_free
 from cases.models import Case, CaseEvent, CaseStatus
-from cases.services import record
+from cases.services import mark_idle_if_free, record
 from config.api import DomainError, NotFound
 from config.events import publish_on_commit
 from routing.batch import release

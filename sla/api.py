@@ -15,7 +15,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from agents.models import Agent, Role
-from cases.selectors import role_of, visible_cases
+from agents.selectors import role_of
+from cases.selectors import visible_cases
 from config.api import DomainError, Invalid, NotFound
 from sla import promises as promise_services
 from sla import selectors, services

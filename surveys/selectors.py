@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from agents.models import Agent, Role
-from cases.selectors import role_of
+from agents.selectors import role_of
 from surveys.models import Survey
 
 

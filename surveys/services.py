@@ -13,14 +13,13 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 
-from cases.events import MessageAdded
+from cases.events import MessageAdded, OutboundQueued
 from cases.models import Case, CaseEvent, CaseStatus, Message
 from cases.selectors import is_reply_window_open
 from cases.services import record
-from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
-from surveys.events import SurveyAnswered
+from surveys.events import SurveyAnswered, SurveySent
 from surveys.models import Survey
 
 MAX_COMMENT = 2_000
@@ -62,9 +61,11 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
     None when surveys are off (everywhere, or in the case's queue), the case
     is not resolved, its channel takes none (calls, public social posts), the
     WhatsApp/Messenger window is closed, or it was sent. ``skip_locked``: a
-    case another transaction holds is skipped (None), not waited for."""
-    from connectors.tasks import deliver_message
+    case another transaction holds is skipped (None), not waited for.
 
+    ``SurveySent`` leaves on commit: connectors show a widget's form
+    (``connectors/listeners.py``); a message's survey goes out like any
+    outbound message (``OutboundQueued``)."""
     if not settings.SWITCHBOARD["SURVEYS_ENABLED"]:
         return None
     with transaction.atomic():
@@ -93,7 +94,6 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             sent_at=now,
         )
         if is_live_chat(case):
-            transaction.on_commit(lambda: _show_in_widget(survey), robust=True)
             via = "widget"
         else:
             survey.message = Message.objects.create(
@@ -111,16 +111,11 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
                     case_id=case.pk, message_id=survey.message.pk, direction="out", assignee_id=case.assignee_id
                 )
             )
-            background.enqueue(deliver_message, message_id=survey.message.pk)
+            publish_on_commit(OutboundQueued(case_id=case.pk, message_id=survey.message.pk))
             via = "message"
+        publish_on_commit(SurveySent(survey_id=survey.pk, case_id=case.pk, via=via))
         record(case=case, kind=CaseEvent.Kind.SURVEY_SENT, now=now, agent=case.assignee, survey_id=survey.pk, via=via)
     return survey
-
-
-def _show_in_widget(survey: Survey) -> None:
-    from surveys.webchat import push_survey
-
-    push_survey(survey)
 
 
 def clean_answer(score, comment) -> tuple[int, str]:

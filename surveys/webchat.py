@@ -6,7 +6,9 @@ case is resolved, shown again on reconnect while unanswered, answered with a
 
 The server answers ``survey.answered`` (or an ``error`` frame saying why),
 and pushes the same frame to every widget of the conversation once the survey
-is answered by any path, so a card still shown closes."""
+is answered by any path, so a card still shown closes (both pushes are
+connectors' reactions to ``SurveySent`` and ``SurveyAnswered``:
+``connectors/listeners.py``)."""
 
 from __future__ import annotations
 
@@ -23,33 +25,6 @@ QUESTION = "How did we do? Rate this chat from 1 (poor) to 5 (excellent)."
 
 def survey_frame(survey: Survey) -> dict:
     return {"token": survey.token, "case_id": survey.case_id, "question": QUESTION}
-
-
-def push_survey(survey: Survey) -> None:
-    from connectors.webchat.services import push_to_conversation
-
-    case = survey.case
-    push_to_conversation(
-        channel_id=case.channel_id,
-        thread_key=case.thread_key,
-        payload={"type": "chat.survey", "survey": survey_frame(survey)},
-    )
-
-
-def push_answered(*, survey_id: int) -> None:
-    """Tell the conversation's widgets a survey was answered, by whichever
-    path (the widget, a typed "5", the link), so its card closes."""
-    from connectors.webchat.services import push_to_conversation
-    from surveys.services import is_live_chat
-
-    survey = Survey.objects.select_related("case__channel").filter(pk=survey_id).first()
-    if survey is None or survey.answered_at is None or not is_live_chat(survey.case):
-        return
-    push_to_conversation(
-        channel_id=survey.case.channel_id,
-        thread_key=survey.case.thread_key,
-        payload={"type": "survey.answered", "token": survey.token, "score": survey.score},
-    )
 
 
 def pending_survey(case, now: datetime) -> dict | None:
