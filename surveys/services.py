@@ -20,7 +20,7 @@ from cases.services import record
 from config import background
 from config.api import DomainError, Invalid, NotFound
 from config.events import publish_on_commit
-from surveys.events import SurveyAnswered
+from surveys.events import SurveyAnswered, SurveySent
 from surveys.models import Survey
 
 MAX_COMMENT = 2_000
@@ -93,8 +93,7 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             sent_at=now,
         )
         if is_live_chat(case):
-            transaction.on_commit(lambda: _show_in_widget(survey), robust=True)
-            via = "widget"
+            via = "widget"  # the web chat shows its form (on SurveySent)
         else:
             survey.message = Message.objects.create(
                 case=case,
@@ -114,13 +113,8 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             background.enqueue(deliver_message, message_id=survey.message.pk)
             via = "message"
         record(case=case, kind=CaseEvent.Kind.SURVEY_SENT, now=now, agent=case.assignee, survey_id=survey.pk, via=via)
+        publish_on_commit(SurveySent(survey_id=survey.pk, case_id=case.pk, via=via))
     return survey
-
-
-def _show_in_widget(survey: Survey) -> None:
-    from surveys.webchat import push_survey
-
-    push_survey(survey)
 
 
 def clean_answer(score, comment) -> tuple[int, str]:

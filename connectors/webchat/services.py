@@ -92,7 +92,7 @@ def status_payload(case: Case | None, now: datetime) -> dict:
 def conversation_snapshot(channel: Channel, visitor: Visitor, now: datetime) -> dict:
     """What a (re)connecting widget shows: the conversation's messages (no
     internal notes), its status, and whether anyone serves the chat now."""
-    from surveys.webchat import pending_survey
+    from connectors.webchat.surveys import pending_survey  # it pushes with this module
 
     case = conversation_case(channel, visitor)
     messages = []
