@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "sla": 4,
     "surveys": 4,
     "replies": 4,
+    "calls": 4,  # phone calls: call events into cases (classified and queued by routing)
     "connectors": 5,
     "dashboards": 6,
     "reports": 6,

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "routing",
     "cases",
     "connectors",
+    "calls",
     "dashboards",
     "sla",
     "outhooks",

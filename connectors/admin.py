@@ -5,7 +5,6 @@ from connectors import services
 from connectors.email.models import EmailAttachment, EmailDetail, MailboxState
 from connectors.models import Channel, InboundEvent
 from connectors.outbound import DeliveryAttempt
-from connectors.telephony import CallSession
 
 
 @admin.register(Channel)
@@ -82,13 +81,6 @@ class EmailAttachmentAdmin(_ReadOnly):
 @admin.register(MailboxState)
 class MailboxStateAdmin(_ReadOnly):
     list_display = ["channel", "folder", "last_uid", "polled_at", "error"]
-
-
-@admin.register(CallSession)
-class CallSessionAdmin(_ReadOnly):
-    list_display = ["call_id", "channel", "case", "direction", "from_number", "state", "started_at", "duration_seconds"]
-    list_filter = ["state", "direction"]
-    search_fields = ["call_id", "from_number", "to_number"]
 
 
 @admin.register(DeliveryAttempt)

@@ -88,4 +88,3 @@ class InboundEvent(models.Model):
 # Email's own tables live beside its code; imported here so Django finds them.
 from connectors.email.models import EmailAttachment, EmailDetail, MailboxState  # noqa: E402,F401
 from connectors.outbound import DeliveryAttempt  # noqa: E402,F401
-from connectors.telephony import CallSession  # noqa: E402,F401

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils.html import strip_tags
 
-from cases import services as case_services
+from calls.services import apply_call_event
+from cases import intake
 from cases.models import Case, CaseStatus, Message
 from cases.normalized import MessageKind, NormalizedMessage
 from config import background
@@ -145,33 +145,12 @@ def process_event(*, event_id: int, now: datetime) -> InboundEvent | None:
 
 
 def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) -> tuple[bool, Message | None]:
-    """Apply one normalized item: (whether it changed anything, the message it stored)."""
+    """Apply one normalized item: (whether it changed anything, the message it
+    stored). Messages and handoffs go to cases' intake, a new case to routing
+    (in this transaction: a case is never committed unqueued), call events to
+    calls, delivery reports to the reply they are about."""
     if normalized.kind is MessageKind.MESSAGE:
-        if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
-            return False, None  # the same message inside another delivery: stored once
-        try:
-            with transaction.atomic():  # a savepoint: the rest of a batch goes on
-                received = case_services.receive_message(channel=channel, normalized=normalized, now=now)
-        except IntegrityError:
-            if Message.objects.filter(channel=channel, provider_message_id=normalized.external_id).exists():
-                return False, None  # stored meanwhile by a concurrent delivery of the same message
-            raise
-        if normalized.channel_kind and normalized.channel_kind != channel.kind:
-            # e.g. a web chat's offline form: an email-style case on the chat
-            # channel; a Page comment: a social case on the Page's channel.
-            Message.objects.filter(pk=received.message.pk).update(channel_kind=normalized.channel_kind)
-            if received.created_case:
-                Case.objects.filter(pk=received.case.pk).update(channel_kind=normalized.channel_kind)
-                received.case.channel_kind = normalized.channel_kind
-        for kind, address in normalized.extra.get("identities", ()):
-            # Other addresses the sender gave (a pre-chat email): attached
-            # only when nobody holds them; an agent links or merges otherwise.
-            case_services.add_identity_if_free(customer=received.case.customer, kind=kind, address=address)
-        if received.case.status == CaseStatus.NEW:
-            text = normalized.text or strip_tags(received.message.html)
-            classify_case(case=received.case, text=text, now=now)
-            queue_case(case=received.case, now=now)
-        return True, received.message
+        return _route_if_new(intake.take_in_message(channel=channel, normalized=normalized, now=now), now=now)
     if normalized.kind is MessageKind.DELIVERY_STATUS:
         changed = update_delivery(
             channel=channel,
@@ -181,21 +160,20 @@ def _apply(*, channel: Channel, normalized: NormalizedMessage, now: datetime) ->
         )
         return changed > 0, None
     if normalized.kind is MessageKind.BOT_HANDOFF:
-        from cases.handoffs import handoff_text, open_handoff_case
-
-        if Message.objects.filter(channel=channel, provider_message_id=f"{normalized.external_id}#0").exists():
-            return False, None  # this conversation was handed over already
-        case, first = open_handoff_case(channel=channel, normalized=normalized, now=now)
-        classify_case(case=case, text=handoff_text(normalized), now=now)
-        queue_case(case=case, now=now)
-        return True, first
+        return _route_if_new(intake.take_in_handoff(channel=channel, normalized=normalized, now=now), now=now)
     if normalized.kind is MessageKind.CALL_EVENT:
-        from connectors.telephony import apply_call_event
-
         return apply_call_event(channel=channel, normalized=normalized, now=now)
     if normalized.kind is MessageKind.IGNORE:
         return False, None
     raise NotImplementedError(f"{normalized.kind.value} events are not handled yet")
+
+
+def _route_if_new(taken: intake.Intake, *, now: datetime) -> tuple[bool, Message | None]:
+    """A new (or re-opened) case is classified and queued."""
+    if taken.case is not None and taken.case.status == CaseStatus.NEW:
+        classify_case(case=taken.case, text=taken.routing_text, now=now)
+        queue_case(case=taken.case, now=now)
+    return taken.changed, taken.message
 
 
 _DELIVERY_ORDER = ["queued", "sent", "delivered", "read"]

@@ -15,7 +15,7 @@ from agents.models import Agent
 from cases import services as case_services
 from config.api import DomainError
 from dashboards import selectors
-from dashboards.fanout import agent_group
+from dashboards.scope import agent_group
 from routing.offers import accept_offer, decline_offer
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,12 @@ from agents.models import Agent
 from cases.events import CaseCreated, CaseStatusChanged, EscalationRaised, MessageAdded, MessageStatusChanged
 from cases.models import Case, Message
 from config import events
-from connectors.events import InboundEventFailed
+from config.fanout import group_send, group_send_many
+from connectors.events import CustomerTyping, InboundEventFailed
 from dashboards import selectors
 from dashboards.events import QueueChanged
-from dashboards.fanout import agent_group, group_send, group_send_many
 from dashboards.models import Escalation
+from dashboards.scope import agent_group
 from dashboards.streams import coalescer
 from routing.events import CaseAssigned, CaseEscalated, OfferClosed, OfferCreated
 
@@ -86,6 +87,11 @@ def on_message_status_changed(event: MessageStatusChanged) -> None:
             "error": event.error,
         },
     )
+
+
+def on_customer_typing(event: CustomerTyping) -> None:
+    """A web chat's visitor is typing: the agent holding the chat sees it."""
+    group_send(agent_group(event.agent_id), {"type": "customer.typing", "case_id": event.case_id})
 
 
 def on_agent_changed(event: AgentChanged) -> None:
@@ -189,3 +195,4 @@ def connect() -> None:
     events.subscribe(MessageAdded, on_message_added)
     events.subscribe(MessageStatusChanged, on_message_status_changed)
     events.subscribe(AgentChanged, on_agent_changed)
+    events.subscribe(CustomerTyping, on_customer_typing)

@@ -1,7 +1,8 @@
 """Who sees what on the supervisor dashboard, and the websocket groups that
 carry it: a supervisor sees the queues and agents of the teams they
 supervise (group ``sup.team.<id>`` each); an admin sees everything (group
-``sup.admins``); agents see nothing here."""
+``sup.admins``); agents see nothing here. An agent's own socket joins
+``agent.<id>``: offers, case changes and typing meant for that agent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from agents.models import Role
 from agents.selectors import role_of
 
 ADMINS_GROUP = "sup.admins"
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
 
 
 def team_group(team_id: int) -> str:

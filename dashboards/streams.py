@@ -275,7 +275,7 @@ def _send(sends: list[tuple[str, dict]]) -> None:
     """On the flusher thread's own loop when there is no server loop to hand
     the sends to (Celery workers, scripts); else as every listener sends."""
     from config import background
-    from dashboards.fanout import group_send_many
+    from config.fanout import group_send_many
 
     loop = getattr(_flusher, "loop", None)
     home = background.home_loop()

@@ -24,9 +24,9 @@ from django.db import transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat
 
+from calls.models import CallSession
 from cases.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Message
 from connectors.models import DeliveryAttempt, EmailAttachment, EmailDetail, InboundEvent
-from connectors.telephony import CallSession
 from dashboards.models import Escalation
 from privacy import traces
 from privacy.export import related_customers, survey_model

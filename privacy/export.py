@@ -8,10 +8,10 @@ from __future__ import annotations
 from django.apps import apps
 from django.db.models import Q
 
+from calls.models import CallSession
 from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
 from cases.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Message
 from connectors.models import EmailAttachment, EmailDetail, InboundEvent
-from connectors.telephony import CallSession
 from sla.models import Promise
 
 

@@ -215,7 +215,7 @@ def _sla(facts: Facts, start: datetime, end: datetime) -> None:
 def _abandoned(facts: Facts, start: datetime, end: datetime, ctx: dict[int, CaseContext]) -> None:
     """Abandoned: a call that ended unanswered (missed, abandoned, voicemail),
     and a web chat resolved or closed before any reply."""
-    from connectors.telephony import CallSession
+    from calls.models import CallSession
 
     calls = CallSession.objects.filter(
         ended_at__gte=start, ended_at__lt=end, answered_at__isnull=True, direction="inbound"

@@ -16,8 +16,8 @@ class SurveyAnswered(Event):
 
 @dataclass(frozen=True, slots=True)
 class SurveySent(Event):
-    """A resolved case's survey went out: ``via`` is "widget" (a live web
-    chat's form, pushed by connectors) or "message" (an outbound message)."""
+    """A resolved case's survey went out: ``via`` is ``message`` (a link on
+    the case's channel) or ``widget`` (a live web chat shows its form)."""
 
     survey_id: int
     case_id: int

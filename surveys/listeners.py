@@ -1,7 +1,6 @@
 """A resolved case gets its survey: the surveys app follows the cases app's
-status events (after commit) and sends in the background. (The widget's
-survey card, shown and closed, is connectors' reaction to the surveys'
-events: ``connectors/listeners.py``.)"""
+status events (after commit) and sends in the background. (The web chat
+shows a survey and closes its card when answered: connectors' listeners.)"""
 
 from __future__ import annotations
 

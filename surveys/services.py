@@ -94,7 +94,7 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             sent_at=now,
         )
         if is_live_chat(case):
-            via = "widget"
+            via = "widget"  # the web chat shows its form (on SurveySent)
         else:
             survey.message = Message.objects.create(
                 case=case,
@@ -113,8 +113,8 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             )
             publish_on_commit(OutboundQueued(case_id=case.pk, message_id=survey.message.pk))
             via = "message"
-        publish_on_commit(SurveySent(survey_id=survey.pk, case_id=case.pk, via=via))
         record(case=case, kind=CaseEvent.Kind.SURVEY_SENT, now=now, agent=case.assignee, survey_id=survey.pk, via=via)
+        publish_on_commit(SurveySent(survey_id=survey.pk, case_id=case.pk, via=via))
     return survey
 
 

@@ -31,7 +31,7 @@ def test_each_admin_list_page_opens(boss, model):
         "connectors.EmailDetail",
         "connectors.EmailAttachment",
         "connectors.MailboxState",
-        "connectors.CallSession",
+        "calls.CallSession",
         "connectors.DeliveryAttempt",
         "cases.CustomerMerge",
     ],

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from dashboards import fanout
+from config import fanout
 
 
 @pytest.fixture

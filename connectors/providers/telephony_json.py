@@ -24,7 +24,7 @@ Body, one event per request::
       "agent": "ext-201"                # the PBX's agent or extension, kept on the call's timeline
     }
 
-What each event does is described in ``connectors/telephony.py``.
+What each event does is described in ``calls/services.py``.
 This connector only receives: calls are answered on the phone, not sent.
 """
 
@@ -37,11 +37,11 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from calls.normalized import CALL_EVENTS, CallEvent
 from cases.identities import InvalidIdentity, normalize_identity
 from cases.normalized import MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult
 from connectors.providers.generic_json import GenericJsonProvider
-from connectors.telephony import CALL_EVENTS, CallEvent
 
 _NEEDS_CALLER = {"ringing", "missed", "abandoned", "voicemail"}
 

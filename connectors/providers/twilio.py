@@ -34,11 +34,11 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
+from calls.normalized import CallEvent
 from cases.identities import InvalidIdentity, normalize_identity
 from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
 from connectors.providers.base import PayloadInvalid, SendResult, SignatureInvalid, signatures_match
 from connectors.providers.base import header as _header
-from connectors.telephony import CallEvent
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 DEFAULT_API_BASE = "https://api.twilio.com"

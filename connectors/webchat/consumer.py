@@ -7,7 +7,7 @@ it has one); then ``details`` (the pre-chat form), ``message`` and
 case stands. The server sends ``welcome`` (the conversation so far),
 ``ack``/``error`` for each frame, and ``chat.message``, ``chat.status``,
 ``chat.typing`` as agents work. After a resolution ``chat.survey`` asks for
-a rating, answered with a ``survey`` frame (``surveys.webchat``);
+a rating, answered with a ``survey`` frame (``connectors/webchat/surveys.py``);
 ``survey.answered`` follows an answer by any path. No frame,
 however broken, closes the socket with an error other than a clear ``error``
 frame.
@@ -29,6 +29,7 @@ from cases.identities import IdentityKind, InvalidIdentity, normalize_identity
 from connectors.models import Channel
 from connectors.providers.webchat import chat_group
 from connectors.webchat import services
+from connectors.webchat.surveys import answer_or_error
 from connectors.webchat.visitors import (
     Visitor,
     VisitorRefused,
@@ -210,8 +211,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "chat.status", "conversation": status})
 
     async def _survey(self, frame: dict) -> None:
-        from surveys.webchat import answer_or_error
-
         answer = await database_sync_to_async(answer_or_error)(
             channel=self.channel_obj, visitor=self.visitor, frame=frame, now=timezone.now()
         )

@@ -1,11 +1,14 @@
-"""Case changes → the customer's widget (queued, an agent joined, ended)."""
+"""Case changes → the customer's widget (queued, an agent joined, ended);
+surveys → the widget's survey card (shown when sent, closed when answered)."""
 
 from __future__ import annotations
 
 from cases.events import CaseStatusChanged
 from config import events
-from connectors.webchat import services
+from connectors.webchat import services, surveys
 from routing.events import CaseAssigned
+from surveys.events import SurveyAnswered, SurveySent
+from surveys.models import Survey
 
 
 def on_cases_changed(batch: list[CaseStatusChanged] | list[CaseAssigned]) -> None:
@@ -23,6 +26,21 @@ def on_cases_changed(batch: list[CaseStatusChanged] | list[CaseAssigned]) -> Non
         services.push_status(case_id=case_id)
 
 
+def on_survey_sent(event: SurveySent) -> None:
+    """A survey to answer in the widget: the conversation's widgets show it."""
+    if event.via != "widget":
+        return
+    survey = Survey.objects.select_related("case").filter(pk=event.survey_id).first()
+    if survey is not None:
+        surveys.push_survey(survey)
+
+
+def on_survey_answered(event: SurveyAnswered) -> None:
+    surveys.push_answered(survey_id=event.survey_id)
+
+
 def connect() -> None:
     events.subscribe_batch(CaseStatusChanged, on_cases_changed)
     events.subscribe_batch(CaseAssigned, on_cases_changed)
+    events.subscribe(SurveySent, on_survey_sent)
+    events.subscribe(SurveyAnswered, on_survey_answered)

@@ -14,6 +14,9 @@ from django.utils import timezone
 from agents.models import Agent
 from cases.models import OPEN_STATUSES, Case, CaseStatus, Message
 from config.api import DomainError, NotFound
+from config.events import publish_on_commit
+from config.fanout import group_send
+from connectors.events import CustomerTyping
 from connectors.models import Channel
 from connectors.providers.webchat import chat_group, message_frame
 from connectors.services import WebhookResult, store_event
@@ -26,8 +29,6 @@ MAX_FRAME_CHARS = 32_000
 
 
 def push_to_conversation(*, channel_id: int, thread_key: str, payload: dict) -> None:
-    from dashboards.fanout import group_send
-
     group_send(chat_group(channel_id, thread_key), payload)
 
 
@@ -92,7 +93,7 @@ def status_payload(case: Case | None, now: datetime) -> dict:
 def conversation_snapshot(channel: Channel, visitor: Visitor, now: datetime) -> dict:
     """What a (re)connecting widget shows: the conversation's messages (no
     internal notes), its status, and whether anyone serves the chat now."""
-    from surveys.webchat import pending_survey
+    from connectors.webchat.surveys import pending_survey  # it pushes with this module
 
     case = conversation_case(channel, visitor)
     messages = []
@@ -128,9 +129,8 @@ class NotAChat(DomainError):
 
 
 def customer_typing(channel: Channel, visitor: Visitor) -> None:
-    """The visitor is typing: the agent holding the chat sees it."""
-    from dashboards.fanout import agent_group, group_send
-
+    """The visitor is typing: the agent holding the chat sees it (dashboards
+    push ``CustomerTyping`` to the agent's socket)."""
     held = (
         Case.objects.filter(
             channel=channel, thread_key=visitor.thread_key, status__in=(CaseStatus.ASSIGNED, CaseStatus.WAITING)
@@ -139,7 +139,7 @@ def customer_typing(channel: Channel, visitor: Visitor) -> None:
         .first()
     )
     if held is not None and held[1] is not None:
-        group_send(agent_group(held[1]), {"type": "customer.typing", "case_id": held[0]})
+        publish_on_commit(CustomerTyping(case_id=held[0], agent_id=held[1]))
 
 
 def agent_typing(*, case_id: int, agent: Agent) -> None:

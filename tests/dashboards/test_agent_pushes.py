@@ -16,7 +16,7 @@ from cases import services as case_services
 from cases.events import CaseStatusChanged
 from cases.models import Case, Message
 from dashboards import listeners
-from dashboards.fanout import agent_group
+from dashboards.scope import agent_group
 from routing.batch import route_waiting
 from routing.events import CaseAssigned
 from tests import factories

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from agents.models import Team
+from calls.models import CallSession
 from cases.models import Case, CaseEvent, Customer, Message
-from connectors.telephony import CallSession
 from reports.models import StatusSpan
 from routing.models import Offer
 from sla import services as sla_services

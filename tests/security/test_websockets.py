@@ -27,8 +27,7 @@ from config.asgi import application
 from config.events import publish_on_commit
 from connectors.models import Channel
 from connectors.providers.webchat import chat_group
-from dashboards.fanout import agent_group
-from dashboards.scope import team_group
+from dashboards.scope import agent_group, team_group
 from routing.models import Offer
 from tests import factories
 from tests.dashboards.conftest import connect, fresh_sequences, receive  # noqa: F401 (autouse fixture)

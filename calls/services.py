@@ -1,5 +1,8 @@
 """Phone calls: what a call event (Twilio Voice, a PBX's JSON) does to cases.
 
+Connectors normalize a provider's call event to a ``CALL_EVENT`` whose
+``extra["call"]`` is a ``calls.normalized.CallEvent`` and hand it here.
+
 A call is a ``CallSession`` (one per channel and call id) tied to its case.
 
 - ``ringing`` on an inbound call opens a voice case, classified and queued at
@@ -24,85 +27,25 @@ and every event is applied at most once (the inbound event's dedupe key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
-from django.db import models, transaction
+from django.db import transaction
 
-CALL_EVENTS = (
-    "ringing",
-    "answered",
-    "held",
-    "resumed",
-    "transferred",
-    "ended",
-    "missed",
-    "abandoned",
-    "voicemail",
-    "recording",
-)
+from agents.models import Agent
+from calls.models import CallSession
+from calls.normalized import CallEvent
+from cases import services as case_services
+from cases.models import Case, CaseStatus, Message
+from cases.normalized import Attachment, MessageKind, NormalizedMessage, Sender
+from routing.classify import classify_case
+from routing.ranking import queue_case
+
 _FINAL = {"ended", "missed", "abandoned"}
-
-
-class CallSession(models.Model):
-    class State(models.TextChoices):
-        RINGING = "ringing", "Ringing"
-        ANSWERED = "answered", "Answered"
-        HELD = "held", "On hold"
-        ENDED = "ended", "Ended"
-        MISSED = "missed", "Missed (call back)"
-        VOICEMAIL = "voicemail", "Voicemail (call back)"
-
-    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="calls")
-    call_id = models.CharField(max_length=128)
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="calls")
-    message = models.ForeignKey("cases.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    direction = models.CharField(max_length=16, default="inbound")
-    from_number = models.CharField(max_length=64, blank=True)
-    to_number = models.CharField(max_length=64, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.RINGING)
-    started_at = models.DateTimeField()
-    answered_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
-    recording_url = models.URLField(max_length=2000, blank=True)
-    transcription = models.TextField(blank=True)
-    timeline = models.JSONField(default=list, blank=True, help_text="[{event, at, ...}] as the provider reported it.")
-
-    class Meta:
-        app_label = "connectors"
-        constraints = [models.UniqueConstraint(fields=["channel", "call_id"], name="call_unique_per_channel")]
-
-    def __str__(self) -> str:
-        return f"call {self.call_id} ({self.state})"
-
-
-@dataclass(frozen=True, slots=True)
-class CallEvent:
-    """One call event, in the shape every telephony provider normalizes to
-    (``NormalizedMessage.extra["call"]``)."""
-
-    call_id: str
-    event: str  # one of CALL_EVENTS
-    direction: str = "inbound"
-    from_number: str = ""
-    to_number: str = ""
-    caller_name: str = ""
-    duration_seconds: int | None = None
-    recording_url: str = ""
-    transcription: str = ""
-    transfer_to: str = ""
-    agent: str = ""
 
 
 def apply_call_event(*, channel, normalized, now: datetime):
     """Apply one normalized call event; returns (changed, message stored)."""
-    from cases import services as case_services
-    from cases.models import CaseStatus, Message
-    from cases.normalized import MessageKind, NormalizedMessage, Sender
-    from routing.classify import classify_case
-    from routing.ranking import queue_case
-
     call: CallEvent = normalized.extra["call"]
     at = normalized.sent_at or now
     session = CallSession.objects.select_for_update().filter(channel=channel, call_id=call.call_id).first()
@@ -223,16 +166,12 @@ def _line(call: CallEvent, at: datetime) -> dict:
 
 
 def _recording(call: CallEvent) -> list:
-    from cases.normalized import Attachment
-
     if not call.recording_url:
         return []
     return [Attachment(name="call-recording", content_type="audio/mpeg", url=call.recording_url[:2000])]
 
 
 def _attach_recording(*, session: CallSession, call: CallEvent) -> None:
-    from cases.models import Message
-
     if session.message_id is None:
         return
     message = Message.objects.filter(pk=session.message_id).first()
@@ -264,17 +203,11 @@ def _summary(session: CallSession) -> str:
 
 
 def _reached_agent(case_id: int) -> bool:
-    from cases.models import Case
-
     return Case.objects.filter(pk=case_id, first_assigned_at__isnull=False).exists()
 
 
 def _resolve_for_agent(*, case_id: int, now: datetime) -> None:
     """The call is over: its agent's voice capacity frees (wrap-up if any)."""
-    from agents.models import Agent
-    from cases import services as case_services
-    from cases.models import Case, CaseStatus
-
     case = Case.objects.filter(pk=case_id).first()
     if case is None or case.assignee_id is None or case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
         return
@@ -285,10 +218,6 @@ def _resolve_for_agent(*, case_id: int, now: datetime) -> None:
 def _make_callback(*, session: CallSession, call: CallEvent, now: datetime) -> None:
     """An unanswered call: the case becomes a callback, re-classified when it
     is still waiting so a rule can send callbacks to their own queue."""
-    from cases.models import Case, CaseStatus
-    from routing.classify import classify_case
-    from routing.ranking import queue_case
-
     case = Case.objects.select_for_update().get(pk=session.case_id)
     text = _callback_text(call)
     case.subject = text.splitlines()[0][:255]

@@ -26,10 +26,6 @@ from config import background
 log = logging.getLogger(__name__)
 
 
-def agent_group(agent_id: int) -> str:
-    return f"agent.{agent_id}"
-
-
 def group_send(group: str, message: dict) -> None:
     group_send_many([(group, message)])
 

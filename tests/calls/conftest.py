@@ -10,6 +10,7 @@ import pytest
 from connectors.models import Channel
 from routing.models import Queue
 from tests import factories
+from tests.connectors.conftest import deliver  # noqa: F401  (the signed webhook sender)
 
 _ids = itertools.count(1)
 

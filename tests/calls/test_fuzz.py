@@ -11,9 +11,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from calls.normalized import CALL_EVENTS
 from connectors import services
 from connectors.models import InboundEvent
-from connectors.telephony import CALL_EVENTS
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from calls.models import CallSession
 from cases.models import Case, CaseStatus
 from connectors.models import Channel, InboundEvent
-from connectors.telephony import CallSession
 from tests import factories
 from tests.connectors.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, post_twilio
 

@@ -6,9 +6,10 @@ case is resolved, shown again on reconnect while unanswered, answered with a
 
 The server answers ``survey.answered`` (or an ``error`` frame saying why),
 and pushes the same frame to every widget of the conversation once the survey
-is answered by any path, so a card still shown closes (both pushes are
-connectors' reactions to ``SurveySent`` and ``SurveyAnswered``:
-``connectors/listeners.py``)."""
+is answered by any path, so a card still shown closes. The surveys app
+decides when a survey is sent and records answers; this module is the
+widget's side of it (``connectors/webchat/listeners.py`` follows
+``SurveySent`` and ``SurveyAnswered``)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,37 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from config.api import DomainError, NotFound
+from connectors.webchat.services import push_to_conversation
 from surveys.models import Survey
-from surveys.services import answer_survey, looks_like_token
+from surveys.services import answer_survey, is_live_chat, looks_like_token
 
 QUESTION = "How did we do? Rate this chat from 1 (poor) to 5 (excellent)."
 
 
 def survey_frame(survey: Survey) -> dict:
     return {"token": survey.token, "case_id": survey.case_id, "question": QUESTION}
+
+
+def push_survey(survey: Survey) -> None:
+    case = survey.case
+    push_to_conversation(
+        channel_id=case.channel_id,
+        thread_key=case.thread_key,
+        payload={"type": "chat.survey", "survey": survey_frame(survey)},
+    )
+
+
+def push_answered(*, survey_id: int) -> None:
+    """Tell the conversation's widgets a survey was answered, by whichever
+    path (the widget, a typed "5", the link), so its card closes."""
+    survey = Survey.objects.select_related("case__channel").filter(pk=survey_id).first()
+    if survey is None or survey.answered_at is None or not is_live_chat(survey.case):
+        return
+    push_to_conversation(
+        channel_id=survey.case.channel_id,
+        thread_key=survey.case.thread_key,
+        payload={"type": "survey.answered", "token": survey.token, "score": survey.score},
+    )
 
 
 def pending_survey(case, now: datetime) -> dict | None:

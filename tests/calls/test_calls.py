@@ -10,9 +10,9 @@ import json
 import pytest
 
 from agents.models import Agent
+from calls.models import CallSession
 from cases.models import Case, CaseStatus, Identity, Message
 from connectors.models import InboundEvent
-from connectors.telephony import CallSession
 from routing.models import RoutingRule
 from tests import factories
 
