@@ -4,7 +4,8 @@ closed dates). The REST API, the admin and ``import_config`` all call these
 functions, so what must follow a change happens here once:
 
 - a policy's revision is recorded (clocks started from now on use it);
-- a calendar's cached schedules are read anew (``sla.calendars``);
+- a calendar's cached schedules are read anew (``sla.calendars``), and so
+  are the router's kept closed queues;
 - the configuration audit (``audit.recorder``) records each row saved or
   deleted here, child rows included.
 
@@ -23,6 +24,7 @@ from django.db import models, transaction
 from django.db.models import ProtectedError
 
 from config.api import DomainError
+from routing import configuration as routing_configuration
 from sla import services
 from sla.models import BusinessCalendar, CustomClosedDate, EscalationAction, OpeningHours, SlaPolicy
 
@@ -54,6 +56,7 @@ def save_calendar(
         if closed_dates is not None:
             _replace(CustomClosedDate, "calendar", calendar, closed_dates)
         services.touch_calendar(calendar_id=calendar.pk)
+        transaction.on_commit(routing_configuration.forget_kept_state)  # queues it closes or opens
     return calendar
 
 
