@@ -4,19 +4,27 @@ with ``prune`` delete (agents and channels: deactivate) what the file's
 sections leave out. One transaction: an error changes nothing, and a dry
 run is the same work rolled back.
 
+Calendars, queues, routing rules, SLA policies and the routing settings are
+saved and deleted through their apps' configuration services (the ones the
+API and the admin call), which record revisions and reset caches; the
+loader only reads the file, validates and compares.
+
 Errors name the file and the path of the bad value:
 ``prod.yaml:queues[2].team: no team 'Salse' (known: Sales, Support)``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Model, ProtectedError, UniqueConstraint
 from django.utils import timezone
 
+from config.api import DomainError
 from configio.export import plain, without_secrets
 from configio.spec import (
     SECTIONS,
@@ -32,6 +40,8 @@ from configio.spec import (
     natural_key_of,
     user_model,
 )
+from routing import configuration as routing_configuration
+from sla import configuration as sla_configuration
 
 
 class ConfigError(Exception):
@@ -57,12 +67,45 @@ def _keep_secrets(old: Any, new: Any) -> Any:
     return {**{k: _keep_secrets(old.get(k), v) for k, v in new.items()}, **kept}
 
 
+@dataclass(frozen=True)
+class Writer:
+    """How a section's objects are saved (with their many-to-many lists and
+    children, named as in the file) and deleted: by their service."""
+
+    save: Callable[..., Any]
+    delete: Callable[[Any], None]
+    at_once: bool = False  # saved once with its relations: no other section refers to it
+
+
+def _writers(now) -> dict[str, Writer]:
+    return {
+        "calendars": Writer(
+            lambda obj, **rel: sla_configuration.save_calendar(calendar=obj, **rel),
+            lambda obj: sla_configuration.delete_calendar(calendar=obj),
+        ),
+        "queues": Writer(
+            lambda obj, **rel: routing_configuration.save_queue(queue=obj, **rel),
+            lambda obj: routing_configuration.delete_queue(queue=obj),
+        ),
+        "routing_rules": Writer(
+            lambda obj, **rel: routing_configuration.save_rule(rule=obj, **rel),
+            lambda obj: routing_configuration.delete_rule(rule=obj),
+        ),
+        "sla_policies": Writer(
+            lambda obj, **rel: sla_configuration.save_policy(policy=obj, now=now, **rel),
+            lambda obj: sla_configuration.delete_policy(policy=obj),
+            at_once=True,
+        ),
+    }
+
+
 class Loader:
     def __init__(self, source: str, prune: bool):
         self.source = source
         self.prune = prune
         self.changes: dict[tuple[str, str], list] = {}
-        self.touched: dict[str, list] = {}
+        self.writers = _writers(timezone.now())
+        self.waiting: list[Model] = []  # changed objects of an ``at_once`` section, not saved yet
 
     # --- reporting ---------------------------------------------------------------
 
@@ -110,12 +153,22 @@ class Loader:
             self.fail(f"{path}.{unknown[0]}", f"unknown field (fields: {', '.join(sorted(allowed))})")
         return raw
 
-    def save(self, obj, path: str) -> None:
+    def check(self, obj, path: str, exclude: tuple[str, ...] = ()) -> None:
         try:
-            obj.full_clean()
+            obj.full_clean(exclude=exclude or None)
         except ValidationError as exc:
             self.fail(path, _messages(exc))
+
+    def save(self, obj, path: str) -> None:
+        self.check(obj, path)
         obj.save()
+
+    def write(self, section: Section, obj, **related) -> None:
+        """Save through the section's service (checked before)."""
+        self.writers[section.name].save(obj, **related)
+
+    def is_waiting(self, obj) -> bool:
+        return any(o is obj for o in self.waiting)
 
     # --- sections -----------------------------------------------------------------
 
@@ -182,12 +235,21 @@ class Loader:
                 setattr(obj, name, target)
                 details.append(f"{name}: {_show(old)} → {_show(row[name])}")
         if created or details:
-            self.save(obj, path)
+            writer = self.writers.get(section.name)
+            if writer is None:
+                self.save(obj, path)
+            elif writer.at_once:
+                self.check(obj, path)
+                self.waiting.append(obj)
+            else:
+                self.check(obj, path)
+                self.write(section, obj)
             self.note(section.name, key, "created" if created else "updated", "" if created else "; ".join(details))
-            self.touched.setdefault(section.name, []).append(obj)
         return obj
 
     def relations(self, section: Section, path: str, row: dict, obj) -> None:
+        writer = self.writers.get(section.name)
+        related: dict[str, list] = {}
         for name, ref in section.many.items():
             if name not in row:
                 continue
@@ -197,14 +259,21 @@ class Loader:
             if section.name == "teams" and name == "supervisors":
                 self.supervisor_users(raw, f"{path}.{name}")
             targets = [self.resolve(ref, v, f"{path}.{name}[{i}]") for i, v in enumerate(raw)]
-            manager = getattr(obj, name)
-            before = sorted(str(t) for t in manager.all())
-            if {t.pk for t in manager.all()} != {t.pk for t in targets}:
-                manager.set(targets)
+            current = list(getattr(obj, name).all()) if obj.pk is not None else []
+            before = sorted(str(t) for t in current)
+            if {t.pk for t in current} != {t.pk for t in targets}:
+                if writer is None:
+                    getattr(obj, name).set(targets)
+                else:
+                    related[name] = targets
                 self.changed(section, row, obj, f"{name}: {before} → {sorted(str(t) for t in targets)}")
         for child in section.children:
             if child.name in row:
-                self.child(section, child, f"{path}.{child.name}", row, obj)
+                rows = self.child(section, child, f"{path}.{child.name}", row, obj, replace=writer is None)
+                if rows is not None:
+                    related[child.name] = rows
+        if writer is not None and (related or self.is_waiting(obj)):
+            self.write(section, obj, **related)
 
     def supervisor_users(self, usernames: list, path: str) -> None:
         """A supervisor new to this installation gets a user in the supervisor
@@ -223,10 +292,10 @@ class Loader:
         key = row[section.key]
         action = self.changes.get((section.name, str(key)), ["updated"])[0]
         self.note(section.name, key, action, "" if action == "created" else detail)
-        if obj not in self.touched.setdefault(section.name, []):
-            self.touched[section.name].append(obj)
 
-    def child(self, section: Section, child: Child, path: str, row: dict, parent) -> None:
+    def child(self, section: Section, child: Child, path: str, row: dict, parent, replace: bool) -> list | None:
+        """The parent's new rows when they differ from its rows now (else
+        ``None``); with ``replace``, saved here in place of the old ones."""
         model = apps.get_model(child.model)
         raw = row[child.name] if row[child.name] is not None else []
         if child.as_mapping:
@@ -245,7 +314,7 @@ class Loader:
             }
             values |= {n: self.resolve(ref, item.get(n), f"{where}.{n}") for n, ref in child.refs.items()}
             wanted.append((where, values))
-        existing = list(model.objects.filter(**{child.parent: parent}))
+        existing = list(model.objects.filter(**{child.parent: parent})) if parent.pk is not None else []
 
         def shape(values: dict) -> tuple:
             return tuple(
@@ -257,12 +326,34 @@ class Loader:
         full = [(w, {f: model._meta.get_field(f).get_default() for f in child.fields} | v) for w, v in wanted]
         now = sorted(shape({f: getattr(r, f) for f in (*child.fields, *child.refs)}) for r in existing)
         if now == sorted(shape(v) for _, v in full):
-            return
-        for old in existing:
-            old.delete()
-        for where, values in full:
-            self.save(model(**{child.parent: parent}, **values), where)
+            return None
+        if replace:
+            for old in existing:
+                old.delete()
+            for where, values in full:
+                self.save(model(**{child.parent: parent}, **values), where)
+            made = None
+        else:
+            made = self.new_rows(model, child.parent, parent, full)
         self.changed(section, row, parent, f"{child.name}: {len(existing)} row(s) replaced by {len(full)}")
+        return made
+
+    def new_rows(self, model, parent_field: str, parent, full: list[tuple[str, dict]]) -> list:
+        """Rows a service will save in place of the parent's rows, checked as
+        saving them one by one after the old ones are deleted would check:
+        each alone, and each key unique among them."""
+        rows, seen = [], set()
+        unique = [c for c in model._meta.constraints if isinstance(c, UniqueConstraint) and parent_field in c.fields]
+        for where, values in full:
+            obj = model(**{parent_field: parent}, **values)
+            self.check(obj, where, exclude=(parent_field,))
+            for constraint in unique:
+                key = (constraint.name, *(getattr(obj, f) for f in constraint.fields if f != parent_field))
+                if key in seen:
+                    self.fail(where, " ".join(obj.unique_error_message(model, constraint.fields).messages))
+                seen.add(key)
+            rows.append(obj)
+        return rows
 
     def settings(self, raw: Any) -> None:
         model = apps.get_model(SETTINGS_MODEL)
@@ -283,7 +374,8 @@ class Loader:
                     details.append(f"{name}: {_show(str(getattr(current, name) or '') or None)} → {_show(raw[name])}")
                     setattr(current, name, target)
         if details or current._state.adding:
-            self.save(current, SETTINGS_KEY)
+            self.check(current, SETTINGS_KEY)
+            routing_configuration.save_routing_settings(settings=current)
             self.note(SETTINGS_KEY, "settings", "updated", "; ".join(details))
 
     def prune_section(self, section: Section, keys: set[str]) -> None:
@@ -295,10 +387,16 @@ class Loader:
                     obj.save(update_fields=[section.soft_delete])
                     self.note(section.name, key, "deactivated")
                 continue
+            writer = self.writers.get(section.name)
             try:
-                obj.delete()
+                if writer is None:
+                    obj.delete()
+                else:
+                    writer.delete(obj)
             except ProtectedError as exc:
                 self.fail(section.name, f"{key!r} is not in the file but cannot be deleted: {exc.args[0]}")
+            except DomainError as exc:
+                self.fail(section.name, f"{key!r} is not in the file but cannot be deleted: {exc}")
             self.note(section.name, key, "deleted")
 
     # --- the whole file -------------------------------------------------------------
@@ -328,18 +426,12 @@ class Loader:
         self.after()
 
     def after(self) -> None:
-        """What the admin's saves do after a change: SLA revisions, calendar
-        schedules read anew, the router's kept state forgotten."""
-        from routing.config_api import forget_kept_state
-        from sla import services as sla_services
-
-        now = timezone.now()
-        for policy in self.touched.get("sla_policies", []):
-            sla_services.record_revision(policy=policy, now=now)
-        for calendar in self.touched.get("calendars", []):
-            sla_services.touch_calendar(calendar_id=calendar.pk)
-        if self.changes:
-            transaction.on_commit(forget_kept_state)
+        """Skills, statuses, teams, agents and channels have no configuration
+        service yet: after a change of theirs, this process's router forgets
+        what it kept (the services do so for what they save)."""
+        kept_by_services = {*self.writers, SETTINGS_KEY}
+        if any(section not in kept_by_services for section, _ in self.changes):
+            transaction.on_commit(routing_configuration.forget_kept_state)
 
 
 def apply_config(data: Any, *, source: str, prune: bool = False, dry_run: bool = False) -> list[str]:

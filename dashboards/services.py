@@ -14,12 +14,13 @@ from django.db import transaction
 from agents import services as agent_services
 from agents.models import PresenceStatus
 from cases.models import Case, CaseEvent, CaseStatus
-from config.api import Invalid, NotFound
+from config.api import Invalid
 from config.channel_kinds import CHANNEL_KINDS
 from config.events import publish_on_commit
 from dashboards.events import QueueChanged
 from dashboards.models import SupervisorAction
-from routing.models import Queue, RoutingRule
+from routing import configuration as routing_configuration
+from routing.models import Queue
 from routing.ranking import refresh_ranks
 
 CHUNK = 2000
@@ -27,27 +28,17 @@ CHUNK = 2000
 
 def set_queue_priority(*, queue_id: int, priority: int, actor, now: datetime) -> Queue:
     """1 (most urgent) to 5; waiting cases of the queue are re-ranked at once."""
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
-        raise Invalid("a queue's priority is a whole number from 1 (most urgent) to 5")
     with transaction.atomic():
-        queue = Queue.objects.select_for_update().filter(pk=queue_id).first()
-        if queue is None:
-            raise NotFound(f"no queue {queue_id}")
-        before = queue.priority
-        queue.priority = priority
-        queue.save(update_fields=["priority"])
-        waiting = list(Case.objects.filter(queue=queue, status=CaseStatus.QUEUED).values_list("pk", flat=True))
-        for start in range(0, len(waiting), CHUNK):
-            refresh_ranks(case_ids=waiting[start : start + CHUNK])
+        change = routing_configuration.set_queue_priority(queue_id=queue_id, priority=priority)
         SupervisorAction.objects.create(
             kind=SupervisorAction.Kind.QUEUE_PRIORITY,
             actor=actor,
-            queue=queue,
-            data={"from": before, "to": priority, "reranked": len(waiting)},
+            queue=change.queue,
+            data={"from": change.before, "to": priority, "reranked": change.reranked},
             created_at=now,
         )
-        publish_on_commit(QueueChanged(queue_id=queue.pk))
-    return queue
+        publish_on_commit(QueueChanged(queue_id=change.queue.pk))
+    return change.queue
 
 
 def set_channel_kind_priority(*, channel_kind: str, priority: int, actor, now: datetime, queue_ids=None) -> int:
@@ -83,9 +74,9 @@ def set_channel_kind_priority(*, channel_kind: str, priority: int, actor, now: d
                 ]
             )
             refresh_ranks(case_ids=ids)
-        rules = RoutingRule.objects.filter(is_active=True, match_channel_kinds=[channel_kind])
-        rule_ids = list(rules.values_list("pk", flat=True))
-        rules.update(set_priority=priority)
+        rule_ids = routing_configuration.set_rule_priority_for_channel_kind(
+            channel_kind=channel_kind, priority=priority
+        )
         SupervisorAction.objects.create(
             kind=SupervisorAction.Kind.CHANNEL_PRIORITY,
             actor=actor,

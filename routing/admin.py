@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
 from audit.actions import ACTIVATE, DEACTIVATE
-from routing import explain
+from config.inlines import inline_rows
+from routing import configuration, explain
 from routing.config_checks import queue_warnings, rule_problems
 from routing.models import (
     DeclineReason,
@@ -16,6 +18,22 @@ from routing.models import (
     RoutingRuleSkill,
     RoutingSettings,
 )
+
+
+def _set_active(value: bool, description: str):
+    """Like ``audit.actions.ACTIVATE``/``DEACTIVATE`` (same names), through the service."""
+
+    @admin.action(description=description)
+    def act(modeladmin, request, queryset) -> None:
+        changed = configuration.set_queues_active(queues=queryset, is_active=value)
+        modeladmin.message_user(request, f"{changed} changed (recorded in the configuration audit).", messages.SUCCESS)
+
+    act.__name__ = f"set_is_active_{str(value).lower()}"
+    return act
+
+
+activate_queues = _set_active(True, ACTIVATE.short_description)
+deactivate_queues = _set_active(False, DEACTIVATE.short_description)
 
 
 class QueueSkillInline(admin.TabularInline):
@@ -48,20 +66,32 @@ class QueueAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["agents"]
     inlines = [QueueSkillInline, OverflowStepInline]
-    actions = [ACTIVATE, DEACTIVATE]
+    actions = [activate_queues, deactivate_queues]
 
-    def after_bulk_change(self) -> None:
-        from routing.config_api import forget_kept_state
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved with its members and rows in ``save_related``, by the service."""
 
-        forget_kept_state()
-
-    def save_related(self, request, form, formsets, change):
-        """After the inlines: the router reads the queue anew, and the admin
-        is told when no agent can serve it (a warning: agents may come later)."""
-        super().save_related(request, form, formsets, change)
-        self.after_bulk_change()
+    def save_related(self, request, form, formsets, change) -> None:
+        """The queue with its members and inline rows, through the service;
+        then the admin is told when no agent can serve it (a warning: agents
+        may come later)."""
+        rows = inline_rows(formsets, QueueSkill, OverflowStep)
+        configuration.save_queue(
+            queue=form.instance,
+            agents=form.cleaned_data["agents"] if "agents" in form.fields else None,
+            required_skills=rows[QueueSkill],
+            overflow_steps=rows[OverflowStep],
+        )
         for warning in queue_warnings(form.instance):
             messages.warning(request, warning)
+
+    def delete_model(self, request, obj) -> None:
+        configuration.delete_queue(queue=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for queue in queryset:
+                configuration.delete_queue(queue=queue)
 
 
 class RoutingRuleSkillInline(admin.TabularInline):
@@ -109,6 +139,20 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     search_fields = ["name", "match_keywords"]
     inlines = [RoutingRuleSkillInline]
 
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved with its skills in ``save_related``, by the service."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        configuration.save_rule(rule=form.instance, skills=inline_rows(formsets, RoutingRuleSkill)[RoutingRuleSkill])
+
+    def delete_model(self, request, obj) -> None:
+        configuration.delete_rule(rule=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for rule in queryset:
+                configuration.delete_rule(rule=rule)
+
 
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
@@ -135,6 +179,9 @@ class RoutingSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return not RoutingSettings.objects.exists()
+
+    def save_model(self, request, obj, form, change) -> None:
+        configuration.save_routing_settings(settings=obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

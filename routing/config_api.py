@@ -2,12 +2,11 @@
 members), routing rules (with their skills), the engine-wide routing
 settings and decline reasons. Everyone signed in reads queues and decline
 reasons; supervisors and admins read rules and settings; only admins change
-any of it. Saves pass the model signals the admin's saves do (the audit
-records them) and then this process's router forgets what it kept."""
+any of it. The views save through ``routing.configuration``, as the admin
+and ``import_config`` do."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from agents.api import AdminWrites, InUse, StaffReadsAdminWrites
 from agents.models import Agent, PresenceStatus, Skill
 from cases.models import OPEN_STATUSES
 from config.channel_kinds import ChannelKind
-from routing import signals
+from routing import configuration
 from routing.config_checks import rule_problems
 from routing.models import (
     AgentSelection,
@@ -29,12 +28,6 @@ from routing.models import (
     RoutingRuleSkill,
     RoutingSettings,
 )
-
-
-def forget_kept_state() -> None:
-    """Queues, settings and memberships changed: this process's router reads them anew."""
-    signals._forget_queues()
-    signals._forget()
 
 
 def _kinds(help_text: str) -> serializers.ListField:
@@ -56,9 +49,18 @@ def _unique_skills(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _replace_skills(model, owner_field: str, owner, rows: list[dict]) -> None:
-    model.objects.filter(**{owner_field: owner}).delete()
-    model.objects.bulk_create([model(**{owner_field: owner}, **row) for row in rows])
+def _fields(serializer: serializers.ModelSerializer, instance, *children: str) -> tuple[object, dict]:
+    """The instance with the validated plain fields set, and the validated
+    children and many-to-many lists (``None`` where the request leaves them out)."""
+    data = dict(serializer.validated_data)
+    related = {name: data.pop(name, None) for name in children}
+    for field, value in data.items():
+        setattr(instance, field, value)
+    return instance, related
+
+
+def _rows(model, rows: list[dict] | None) -> list | None:
+    return None if rows is None else [model(**row) for row in rows]
 
 
 # --- Queues ------------------------------------------------------------------------------
@@ -128,35 +130,26 @@ class QueueSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("a queue does not overflow into itself")
         return value
 
-    def _save(self, queue: Queue, data: dict) -> Queue:
-        skills = data.pop("required_skills", None)
-        steps = data.pop("overflow_steps", None)
-        agents = data.pop("agents", None)
-        with transaction.atomic():
-            for field, value in data.items():
-                setattr(queue, field, value)
-            queue.save()
-            if agents is not None:
-                queue.agents.set(agents)
-            if skills is not None:
-                _replace_skills(QueueSkill, "queue", queue, skills)
-            if steps is not None:
-                queue.overflow_steps.all().delete()
-                OverflowStep.objects.bulk_create([OverflowStep(queue=queue, **s) for s in steps])
-            transaction.on_commit(forget_kept_state)
-        return queue
-
-    def create(self, validated_data):
-        return self._save(Queue(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
-
 
 class QueueViewSet(viewsets.ModelViewSet):
     queryset = Queue.objects.prefetch_related("agents", "required_skills", "overflow_steps").order_by("pk")
     serializer_class = QueueSerializer
     permission_classes = [AdminWrites]
+
+    def perform_create(self, serializer: QueueSerializer) -> None:
+        self._save(serializer, Queue())
+
+    def perform_update(self, serializer: QueueSerializer) -> None:
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer: QueueSerializer, queue: Queue) -> None:
+        queue, related = _fields(serializer, queue, "agents", "required_skills", "overflow_steps")
+        serializer.instance = configuration.save_queue(
+            queue=queue,
+            agents=related["agents"],
+            required_skills=_rows(QueueSkill, related["required_skills"]),
+            overflow_steps=_rows(OverflowStep, related["overflow_steps"]),
+        )
 
     def perform_destroy(self, instance: Queue) -> None:
         uses = []
@@ -168,9 +161,7 @@ class QueueViewSet(viewsets.ModelViewSet):
             uses.append("other queues' overflow steps")
         if uses:
             raise InUse(f"queue {instance.name!r} is used by {' and '.join(uses)}; deactivate it or change those first")
-        with transaction.atomic():
-            instance.delete()
-            transaction.on_commit(forget_kept_state)
+        configuration.delete_queue(queue=instance)
 
 
 # --- Routing rules -------------------------------------------------------------------------
@@ -222,27 +213,24 @@ class RoutingRuleSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"non_field_errors": problems})
         return attrs
 
-    def _save(self, rule: RoutingRule, data: dict) -> RoutingRule:
-        skills = data.pop("skills", None)
-        with transaction.atomic():
-            for field, value in data.items():
-                setattr(rule, field, value)
-            rule.save()
-            if skills is not None:
-                _replace_skills(RoutingRuleSkill, "rule", rule, skills)
-        return rule
-
-    def create(self, validated_data):
-        return self._save(RoutingRule(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
-
 
 class RoutingRuleViewSet(viewsets.ModelViewSet):
     queryset = RoutingRule.objects.prefetch_related("skills").order_by("order", "pk")
     serializer_class = RoutingRuleSerializer
     permission_classes = [StaffReadsAdminWrites]
+
+    def perform_create(self, serializer: RoutingRuleSerializer) -> None:
+        self._save(serializer, RoutingRule())
+
+    def perform_update(self, serializer: RoutingRuleSerializer) -> None:
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer: RoutingRuleSerializer, rule: RoutingRule) -> None:
+        rule, related = _fields(serializer, rule, "skills")
+        serializer.instance = configuration.save_rule(rule=rule, skills=_rows(RoutingRuleSkill, related["skills"]))
+
+    def perform_destroy(self, instance: RoutingRule) -> None:
+        configuration.delete_rule(rule=instance)
 
 
 # --- Settings, decline reasons -------------------------------------------------------------
@@ -280,9 +268,10 @@ class RoutingSettingsView(APIView):
     def _write(self, request, partial: bool) -> Response:
         body = RoutingSettingsSerializer(RoutingSettings.current(), data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            body.save()
-            transaction.on_commit(forget_kept_state)
+        settings = body.instance
+        for field, value in body.validated_data.items():
+            setattr(settings, field, value)
+        body.instance = configuration.save_routing_settings(settings=settings)
         return Response(body.data)
 
     @extend_schema(request=RoutingSettingsSerializer, responses=RoutingSettingsSerializer)

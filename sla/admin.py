@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils import timezone
 
-from sla import services
+from config.inlines import inline_rows
+from sla import configuration
 from sla.models import (
     BusinessCalendar,
     Clock,
@@ -30,9 +32,22 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ["name", "time_zone", "holiday_country", "holiday_subdivision", "updated_at"]
     inlines = [OpeningHoursInline, CustomClosedDateInline]
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        services.touch_calendar(calendar_id=form.instance.pk)
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved with its rows in ``save_related``, by the service."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        rows = inline_rows(formsets, OpeningHours, CustomClosedDate)
+        configuration.save_calendar(
+            calendar=form.instance, hours=rows[OpeningHours], closed_dates=rows[CustomClosedDate]
+        )
+
+    def delete_model(self, request, obj) -> None:
+        configuration.delete_calendar(calendar=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for calendar in queryset:
+                configuration.delete_calendar(calendar=calendar)
 
 
 class EscalationActionInline(admin.TabularInline):
@@ -84,9 +99,25 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     filter_horizontal = ["match_queues"]
     inlines = [EscalationActionInline, PolicyRevisionInline]
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        services.record_revision(policy=form.instance, now=timezone.now(), user=request.user)
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved with its queues and actions in ``save_related``, by the service."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        configuration.save_policy(
+            policy=form.instance,
+            match_queues=form.cleaned_data["match_queues"] if "match_queues" in form.fields else None,
+            actions=inline_rows(formsets, EscalationAction)[EscalationAction],
+            changed_by=request.user,
+            now=timezone.now(),
+        )
+
+    def delete_model(self, request, obj) -> None:
+        configuration.delete_policy(policy=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for policy in queryset:
+                configuration.delete_policy(policy=policy)
 
 
 @admin.register(Clock)

@@ -5,8 +5,6 @@ signed in reads it; agents make promises on cases they may see."""
 from __future__ import annotations
 
 import holidays as holiday_library
-from django.db import transaction
-from django.db.models import ProtectedError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, viewsets
@@ -17,9 +15,9 @@ from rest_framework.response import Response
 from agents.models import Agent, Role
 from agents.selectors import role_of
 from cases.selectors import visible_cases
-from config.api import DomainError, Invalid, NotFound
+from config.api import Invalid, NotFound
+from sla import configuration, selectors
 from sla import promises as promise_services
-from sla import selectors, services
 from sla.models import (
     BusinessCalendar,
     Clock,
@@ -79,43 +77,20 @@ class CalendarSerializer(serializers.ModelSerializer):
             raise ValidationError({"closed_dates": "each date once"})
         return attrs
 
-    def _children(self, calendar: BusinessCalendar, hours, dates) -> None:
-        if hours is not None:
-            calendar.hours.all().delete()
-            OpeningHours.objects.bulk_create([OpeningHours(calendar=calendar, **h) for h in hours])
-        if dates is not None:
-            calendar.closed_dates.all().delete()
-            CustomClosedDate.objects.bulk_create([CustomClosedDate(calendar=calendar, **d) for d in dates])
-        services.touch_calendar(calendar_id=calendar.pk)
 
-    def create(self, validated_data):
-        hours = validated_data.pop("hours", [])
-        dates = validated_data.pop("closed_dates", [])
-        with transaction.atomic():
-            calendar = BusinessCalendar.objects.create(**validated_data)
-            self._children(calendar, hours, dates)
-        return calendar
-
-    def update(self, instance, validated_data):
-        hours = validated_data.pop("hours", None)
-        dates = validated_data.pop("closed_dates", None)
-        with transaction.atomic():
-            for field, value in validated_data.items():
-                setattr(instance, field, value)
-            instance.save()
-            self._children(instance, hours, dates)
-        return instance
+def _fields(serializer: serializers.ModelSerializer, instance, *children: str) -> tuple[object, dict]:
+    """The instance with the validated plain fields set, and the validated
+    children and many-to-many lists (``None`` where a change leaves them out)."""
+    data = dict(serializer.validated_data)
+    creating = serializer.instance is None
+    related = {name: data.pop(name, [] if creating else None) for name in children}
+    for field, value in data.items():
+        setattr(instance, field, value)
+    return instance, related
 
 
-class InUse(DomainError):
-    code = "in_use"
-
-
-def _destroy(instance, message: str) -> None:
-    try:
-        instance.delete()
-    except ProtectedError:
-        raise InUse(message) from None
+def _rows(model, rows: list[dict] | None) -> list | None:
+    return None if rows is None else [model(**row) for row in rows]
 
 
 class CalendarViewSet(viewsets.ModelViewSet):
@@ -123,8 +98,22 @@ class CalendarViewSet(viewsets.ModelViewSet):
     serializer_class = CalendarSerializer
     permission_classes = [AdminWritesOthersRead]
 
-    def perform_destroy(self, instance) -> None:
-        _destroy(instance, f"calendar {instance.pk} is used by an SLA policy; change the policy first")
+    def perform_create(self, serializer: CalendarSerializer) -> None:
+        self._save(serializer, BusinessCalendar())
+
+    def perform_update(self, serializer: CalendarSerializer) -> None:
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer: CalendarSerializer, calendar: BusinessCalendar) -> None:
+        calendar, related = _fields(serializer, calendar, "hours", "closed_dates")
+        serializer.instance = configuration.save_calendar(
+            calendar=calendar,
+            hours=_rows(OpeningHours, related["hours"]),
+            closed_dates=_rows(CustomClosedDate, related["closed_dates"]),
+        )
+
+    def perform_destroy(self, instance: BusinessCalendar) -> None:
+        configuration.delete_calendar(calendar=instance)
 
     @extend_schema(parameters=[OpenApiParameter("year", int)])
     @action(detail=True, methods=["get"])
@@ -216,30 +205,6 @@ class PolicySerializer(serializers.ModelSerializer):
             raise ValidationError("between 1 and 99")
         return value
 
-    def _save(self, policy, validated_data, actions, queues):
-        for field, value in validated_data.items():
-            setattr(policy, field, value)
-        policy.save()
-        if queues is not None:
-            policy.match_queues.set(queues)
-        if actions is not None:
-            policy.actions.all().delete()
-            EscalationAction.objects.bulk_create([EscalationAction(policy=policy, **a) for a in actions])
-        services.record_revision(policy=policy, now=timezone.now(), user=self.context["request"].user)
-        return policy
-
-    def create(self, validated_data):
-        actions = validated_data.pop("actions", [])
-        queues = validated_data.pop("match_queues", [])
-        with transaction.atomic():
-            return self._save(SlaPolicy(), validated_data, actions, queues)
-
-    def update(self, instance, validated_data):
-        actions = validated_data.pop("actions", None)
-        queues = validated_data.pop("match_queues", None)
-        with transaction.atomic():
-            return self._save(instance, validated_data, actions, queues)
-
 
 class RevisionSerializer(serializers.ModelSerializer):
     changed_by = serializers.CharField(source="changed_by.username", default=None, read_only=True)
@@ -254,8 +219,24 @@ class PolicyViewSet(viewsets.ModelViewSet):
     serializer_class = PolicySerializer
     permission_classes = [AdminWritesOthersRead]
 
-    def perform_destroy(self, instance) -> None:
-        _destroy(instance, f"SLA policy {instance.pk} has clocks; deactivate it instead")
+    def perform_create(self, serializer: PolicySerializer) -> None:
+        self._save(serializer, SlaPolicy())
+
+    def perform_update(self, serializer: PolicySerializer) -> None:
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer: PolicySerializer, policy: SlaPolicy) -> None:
+        policy, related = _fields(serializer, policy, "match_queues", "actions")
+        serializer.instance = configuration.save_policy(
+            policy=policy,
+            match_queues=related["match_queues"],
+            actions=_rows(EscalationAction, related["actions"]),
+            changed_by=self.request.user,
+            now=timezone.now(),
+        )
+
+    def perform_destroy(self, instance: SlaPolicy) -> None:
+        configuration.delete_policy(policy=instance)
 
     @extend_schema(responses=RevisionSerializer(many=True))
     @action(detail=True, methods=["get"])

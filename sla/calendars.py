@@ -54,7 +54,7 @@ def build_schedule(calendar: BusinessCalendar) -> Schedule:
 def schedule_for(calendar_id: int | None, stamp=None) -> Schedule | None:
     """The calendar's schedule; None (around the clock) for no calendar.
     Reads one row when cached (none when the caller passes the calendar's
-    ``updated_at`` as ``stamp``); edits go through ``sla.services.touch_calendar``."""
+    ``updated_at`` as ``stamp``); edits go through ``sla.configuration.save_calendar``."""
     if calendar_id is None:
         return None
     if stamp is None:
