@@ -40,8 +40,7 @@ run: install
 	$(BIN)/python manage.py seed_demo --host $(HOST) --port $(PORT) --fake-providers-port $(FAKE_PROVIDERS_PORT)
 	SWITCHBOARD_FAKE_PROVIDERS_PORT=$(FAKE_PROVIDERS_PORT) exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
 
-# Production: every process of the Procfile at once (README "Running in
-# production"). Needs DATABASE_URL, REDIS_URL and SECRET_KEY in the environment.
+# Production: every process of the Procfile at once (docs/production.md). Needs DATABASE_URL, REDIS_URL and SECRET_KEY in the environment.
 run-prod: install
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" -a -n "$$SECRET_KEY" || { echo "run-prod needs DATABASE_URL, REDIS_URL and SECRET_KEY"; exit 2; }
 	$(BIN)/python manage.py migrate --noinput
@@ -70,7 +69,7 @@ bench: install-dev
 $(addprefix bench-,$(BENCH_PARTS)): bench-%: install-dev
 	$(BIN)/python -m bench $*
 
-# The load test (README "Faults and load"): one minute at 20 webhooks/s on
+# The load test (docs/testing.md, "Faults and load"): one minute at 20 webhooks/s on
 # PostgreSQL and Redis; LOAD_ARGS="--minutes 10" for the real run.
 LOAD_ARGS ?= --minutes 1
 .PHONY: load

@@ -9,7 +9,7 @@ every provider, and it works for sync and async views alike.
 
 Off by default: counting in Redis costs each webhook a thread hop and a
 round trip, measured by ``python -m bench ingest`` at about a third of the
-accepted rate on a loaded 2-core machine (README "API"); turn it on with
+accepted rate on a loaded 2-core machine (docs/api.md); turn it on with
 ``SWITCHBOARD_WEBHOOK_RATE`` where floods are a bigger risk than that."""
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestId",
-    "config.health.HealthEndpoints",  # before host checks, HTTPS redirect and login (README "Running in production")
+    "config.health.HealthEndpoints",  # before host checks, HTTPS redirect and login (docs/production.md)
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicy",
     "config.ratelimit.WebhookRateLimit",
@@ -211,7 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     "switchboard-tick": {"task": "config.tasks.tick", "schedule": 1.0},
     # Email channels with config.imap (README "Email"); `manage.py fetch_mail --watch` uses IDLE instead.
     "switchboard-fetch-mail": {"task": "connectors.tasks.fetch_mail", "schedule": 60.0},
-    # Does nothing unless SWITCHBOARD_RETENTION_DAYS is set (README "Security and customer data").
+    # Does nothing unless SWITCHBOARD_RETENTION_DAYS is set (docs/privacy.md).
     "switchboard-retention": {"task": "privacy.tasks.purge_expired_cases", "schedule": 3600.0},
 }
 
@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    # Rate limits (README "API"): writes per user (or per address when
+    # Rate limits (docs/api.md): writes per user (or per address when
     # anonymous); reads are not limited. "<n>/<second|minute|hour|day>".
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"write": os.environ.get("SWITCHBOARD_API_WRITE_RATE", "120/minute")},
@@ -333,7 +333,7 @@ SWITCHBOARD = {
 # Django's own request body guard sits above ours so that we answer 413 ourselves.
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWITCHBOARD["MAX_WEBHOOK_BYTES"] * 2 + 1024
 
-# --- Email (README "Email") -----------------------------------------------
+# --- Email (docs/channels/email.md) ---------------------------------------
 # Files customers send (email attachments) are stored under MEDIA_ROOT.
 MEDIA_ROOT = Path(os.environ.get("SWITCHBOARD_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"
@@ -359,7 +359,7 @@ SWITCHBOARD |= {
     "SMTPD_MAX_MESSAGE_BYTES": env_int("SWITCHBOARD_SMTPD_MAX_MESSAGE_BYTES", 35 * 1024 * 1024),
 }
 
-# --- Production hardening (README "Security and customer data") --------------
+# --- Production hardening (docs/security.md) ---------------------------------
 # On when DEBUG is off; each can be turned off (e.g. trying it on plain HTTP).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics$"]
@@ -417,7 +417,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Metrics (README "Reports and metrics") ----------------------------------
+# --- Metrics (docs/reports.md) -----------------------------------------------
 # /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>";
 # with no token set, it answers loopback addresses only.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

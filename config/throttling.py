@@ -1,4 +1,4 @@
-"""Rate limits of the API (README "API"). Its own module: DRF imports the
+"""Rate limits of the API (docs/api.md). Its own module: DRF imports the
 throttle classes while ``rest_framework.views`` loads, which ``config.api`` imports."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Agent and customer figures of one hour: offers by outcome, time per
 presence status and time available (for occupancy), and satisfaction
-surveys (README "Reports and metrics")."""
+surveys (docs/reports.md)."""
 
 from __future__ import annotations
 

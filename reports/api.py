@@ -24,7 +24,7 @@ class ReportView(APIView):
             OpenApiParameter("tz", str, description="Time zone for dates without one and for hour/day (default UTC)."),
         ],
         responses={200: OpenApiTypes.OBJECT},
-        description="Report figures (README 'Reports and metrics' defines each).",
+        description="Report figures (docs/reports.md defines each).",
     )
     def get(self, request):
         scope = scope_for(request.user)

@@ -1,7 +1,7 @@
 """The facts of one hour, computed from the operational tables.
 
 ``facts_for(start, end)`` returns ``{(dimension, key, team_id): {metric:
-value}}``: every figure of README "Reports and metrics" for what happened in
+value}}``: every figure of docs/reports.md for what happened in
 ``[start, end)``. Each thing that happened is counted once, in the hour it
 happened (a resolution in the hour of the resolution, an answered survey in
 the hour of the answer), under the case's queue, the queue's team, the

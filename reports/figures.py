@@ -1,4 +1,4 @@
-"""Summed facts → the figures people read (README "Reports and metrics"):
+"""Summed facts → the figures people read (docs/reports.md):
 averages are a sum over its count, rates a count over its base; a figure
 with nothing to count is None (shown empty), never 0."""
 

@@ -1,6 +1,6 @@
 """Case figures of one hour: arrivals, re-opens, first and next response,
 resolution, handle time, SLA attainment, abandonment, transfers and the
-reaction time to public social posts (README "Reports and metrics")."""
+reaction time to public social posts (docs/reports.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ and the agents' presence log.
 ``HourlyFact`` is one row per hour, dimension, key and team: sums and counts
 only (never averages), so any range, any grouping and any team scope is a
 ``SUM`` over rows. ``team_id`` is the team of the case's queue (0: none), so
-a supervisor's scope is a filter on it. README "Reports and metrics" says
+a supervisor's scope is a filter on it. docs/reports.md says
 what each column counts.
 """
 

@@ -1,7 +1,7 @@
 """The report: sums of hourly facts over a range, grouped by a dimension,
-for what the reader may see, turned into the figures of README "Reports and
-metrics". Finished hours come from the aggregates (one ``GROUP BY`` each);
-hours of the last two days that the periodic task has not made final yet
+for what the reader may see, turned into the figures of docs/reports.md.
+Finished hours come from the aggregates (one ``GROUP BY`` each); hours of
+the last two days that the periodic task has not made final yet
 (today's, the current one up to now) are computed live with the same code.
 """
 

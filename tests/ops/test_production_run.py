@@ -1,6 +1,6 @@
 """The Procfile runs every process production needs, every Celery task goes
 to a queue a Procfile worker consumes, and workers never lose a task they
-took (README "Running in production")."""
+took (docs/production.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every figure of a known history, exactly: from the hourly aggregates and
-live, for admins and for a supervisor of one team (README "Reports and
-metrics" defines each)."""
+live, for admins and for a supervisor of one team (docs/reports.md
+defines each)."""
 
 from __future__ import annotations
 

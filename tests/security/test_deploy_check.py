@@ -1,5 +1,5 @@
 """``manage.py check --deploy`` is clean with the production settings (the
-environment README "Running in production" gives)."""
+environment docs/production.md gives)."""
 
 from __future__ import annotations
 

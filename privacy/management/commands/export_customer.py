@@ -1,5 +1,5 @@
 """``manage.py export_customer <id | kind:address | address> [--output FILE]``:
-everything kept about one customer, as JSON (README "Security and customer data")."""
+everything kept about one customer, as JSON (docs/privacy.md)."""
 
 from __future__ import annotations
 
