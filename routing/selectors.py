@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.db.models import Count, IntegerField, JSONField, Q, Sum
 from django.db.models.expressions import RawSQL
@@ -243,7 +244,7 @@ def agent_states(
     qs = Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
     scoped = agent_ids is not None
     if scoped:
-        qs = qs.filter(pk__in=list(agent_ids))
+        qs = qs.filter(pk__in=list(agent_ids))  # type: ignore[arg-type]  # scoped: not None
     counted = counted_loads()
     if counted:
         qs = _with_kept_loads(qs)
@@ -396,6 +397,7 @@ def _facts(
     held = ", ".join(["%s"] * len(HELD_STATUSES))
     agent_skill, skill = AgentSkill._meta.db_table, AgentSkill._meta.get_field("skill").related_model._meta.db_table
     teams, direct = Agent.teams.through._meta.db_table, Queue.agents.through._meta.db_table
+    params: list[Any]
     if everyone:
         who, params = {"s.agent_id": "", "agent_id": "", "assignee_id": ""}, []
     else:
@@ -430,7 +432,7 @@ def _facts(
     capacity: dict[int, dict[str, int]] = defaultdict(dict)
     team_ids: dict[int, set[int]] = defaultdict(set)
     queue_ids: dict[int, set[int]] = defaultdict(set)
-    loads: dict[int, dict[str, int]] = defaultdict(dict)
+    unit_loads: dict[int, dict[str, int]] = defaultdict(dict)  # not ``loads``: the argument
     counts: dict[int, int] = defaultdict(int)
     with fast_cursor() as cursor:
         cursor.execute(sql, params)
@@ -444,7 +446,7 @@ def _facts(
             elif tag == 4:
                 queue_ids[agent_id].add(value)
             else:
-                load = loads[agent_id]
+                load = unit_loads[agent_id]
                 load[name] = load.get(name, 0) + int(value)
                 counts[agent_id] += n
     profile = {
@@ -456,7 +458,7 @@ def _facts(
         )
         for pk in ids
     }
-    return profile, loads, counts
+    return profile, unit_loads, counts
 
 
 class _ThreadPool:
@@ -590,7 +592,7 @@ class _Planning:
         from django.db import close_old_connections, connections
         from django.utils import timezone
 
-        requests = self._requests
+        requests = cast("queue.SimpleQueue[Any]", self._requests)  # made before this thread starts
         while True:
             mine, settings, key = requests.get()
             try:
@@ -740,13 +742,13 @@ def queue_position(case: Case, now: datetime) -> dict:
     if case.status != CaseStatus.QUEUED or case.route_rank is None:
         return {"position": None, "estimated_wait_seconds": None, "status": case.status}
     ahead = (
-        Case.objects.filter(status=CaseStatus.QUEUED, queue_id=case.queue_id)
+        Case.objects.filter(status=CaseStatus.QUEUED, queue_id=case.queue_id)  # type: ignore[misc]  # None: no queue
         .filter(Q(route_rank__lt=case.route_rank) | Q(route_rank=case.route_rank, pk__lt=case.pk))
         .count()
     )
     hour_ago = now - timedelta(hours=1)
     served = (
-        Offer.objects.filter(case__queue_id=case.queue_id, created_at__gte=hour_ago)
+        Offer.objects.filter(case__queue_id=case.queue_id, created_at__gte=hour_ago)  # type: ignore[misc]  # as above
         .filter(status__in=[Offer.Status.PENDING, Offer.Status.ACCEPTED])
         .aggregate(n=Count("case_id", distinct=True))
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import DateTimeField, Q, Value
@@ -105,7 +106,7 @@ def classify_case(*, case: Case, text: str, now: datetime) -> RoutingRule | None
         ),
         None,
     )
-    queue = rule.queue if rule else (case.channel.default_queue if case.channel_id else None)
+    queue = rule.queue if rule else (case.channel.default_queue if case.channel_id else None)  # type: ignore[union-attr]  # channel_id checked
     case.queue = queue
     if rule and rule.set_priority:
         case.priority = rule.set_priority
@@ -179,7 +180,7 @@ def refresh_ranks(*, case_ids: list[int] | None = None) -> int:
     for case in qs.iterator(chunk_size=2000):
         case.route_rank = _rank(
             case,
-            queue_priority=case.queue.priority if case.queue_id else 3,
+            queue_priority=case.queue.priority if case.queue_id else 3,  # type: ignore[union-attr]  # queue_id checked
             tier=case.customer.tier,
             aging_seconds=settings.aging_seconds,
         )
@@ -205,7 +206,7 @@ def queue_case(*, case: Case, now: datetime, excluded_agent_id: int | None = Non
         case.overflow = scope
     case.route_rank = rank_of(case)
     case.save(update_fields=["status", "assignee", "queued_at", "route_rank", "overflow", "updated_at"])
-    record(case=case, kind=CaseEvent.Kind.QUEUED, now=now, queue=case.queue.name if case.queue_id else None)
+    record(case=case, kind=CaseEvent.Kind.QUEUED, now=now, queue=case.queue.name if case.queue_id else None)  # type: ignore[union-attr]  # queue_id checked
     publish_on_commit(_status_event(case))
     background.enqueue(route_case_task, case_id=case.pk)
     return case
@@ -278,6 +279,22 @@ class _Waiting:
     without a model instance."""
 
     __slots__ = _WAITING_FIELDS
+    # The columns, typed as on Case (set from the row in __init__).
+    id: int
+    customer_id: int
+    queue_id: int | None
+    channel_kind: str
+    units: int
+    may_interrupt: bool
+    overflow: dict[str, Any]
+    route_rank: datetime
+    status: str
+    priority: int
+    first_offered_at: datetime | None
+    first_assigned_at: datetime | None
+    assignee_id: int | None
+    updated_at: datetime
+    queued_at: datetime | None
 
     def __init__(self, row: tuple) -> None:
         for name, value in zip(_WAITING_FIELDS, row, strict=True):
@@ -299,12 +316,13 @@ def _loaded(model, values: dict):
     return model.from_db("default", fields, [values[name] for name in fields])
 
 
-def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[_Waiting]:
+def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Case | _Waiting]:
     """The same on PostgreSQL as a prepared statement: the hottest query of
     a decision, neither compiled by the ORM nor planned again every time,
     rows read in binary."""
     q = connection.ops.quote_name
-    where, params = [f"{q('status')} = %s"], [CaseStatus.QUEUED.value]
+    where: list[str] = [f"{q('status')} = %s"]
+    params: list[Any] = [CaseStatus.QUEUED.value]
     if closed:
         where.append("(queue_id IS NULL OR NOT queue_id = ANY(%s))")
         params.append(list(closed))
@@ -318,7 +336,7 @@ def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[_Wa
     if kinds is not None:
         where.append("channel_kind = ANY(%s)")
         params.append(list(kinds))
-    columns = ", ".join(q(Case._meta.get_field(name).column) for name in _WAITING_FIELDS)
+    columns = ", ".join(q(Case._meta.get_field(name).column) for name in _WAITING_FIELDS)  # type: ignore[union-attr, arg-type]  # columns
     # Names come from the model; every value is a parameter.
     sql = (
         f"SELECT {columns} FROM {q(Case._meta.db_table)} WHERE {' AND '.join(where)} "  # noqa: S608
@@ -330,7 +348,7 @@ def _lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[_Wa
 
 
 def _decide(
-    cases: list[Case],
+    cases: list[Case | _Waiting],
     now: datetime,
     *,
     agent_ids: list[int] | None = None,
@@ -347,7 +365,7 @@ def _decide(
     planning pool is noted there (``routing.core.explain``)."""
     settings = selectors.routing_settings()
     info = info if info is not None else selectors.queues()
-    demands = selectors.case_demands(cases, now, queue_info=info, settings=settings)
+    demands = selectors.case_demands(cast("list[Case]", cases), now, queue_info=info, settings=settings)  # or _Waiting
     by_case = {d.case_id: d for d in demands}
 
     if agent_ids is None:
@@ -420,7 +438,7 @@ class _NewOffer:
         self.decline_reason = ""
         self.units = case.units
         self.may_interrupt = case.may_interrupt
-        self.id = None
+        self.id: int | None = None
 
     def row(self) -> tuple:
         return tuple(getattr(self, name) for name in _OFFER_COLUMNS)
@@ -552,7 +570,7 @@ def _write_in_one_statement(cases, offers, events, assigned, decisions, now, not
     params: list = [*offer_params]
     explained = ""
     if notes:
-        text_column = Explanation._meta.get_field("text").column
+        text_column = cast(str, Explanation._meta.get_field("text").column)  # a concrete field
         explanations = explain.rows(offers, notes, pulled_by=pulled_by)
         if explanations:
             explained = f"""
@@ -615,7 +633,8 @@ def route_batch(
         decisions, room_left = _decide(cases, now, info=info, notes=notes)
         routed = _apply({c.pk: c for c in cases}, decisions, now, info, notes)
         last = cases[-1]
-        return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
+        last_key = (cast(datetime, last.route_rank), last.pk)  # a queued case has a rank
+        return BatchResult(routed=routed, examined=len(cases), last_key=last_key, room_left=room_left)
 
 
 def route_case(*, case_id: int, now: datetime) -> Offer | Case | None:
@@ -662,7 +681,7 @@ def route_agent(*, agent_id: int, now: datetime, limit: int = 100) -> int:
             cases = _lock_waiting(limit=limit, now=now, after=after, kinds=kinds)
             if not cases:
                 break
-            after = (cases[-1].route_rank, cases[-1].pk)
+            after = (cast(datetime, cases[-1].route_rank), cases[-1].pk)  # a queued case has a rank
             info = selectors.queues()
             notes = explain.notes()
             decisions, room_left = _decide(cases, now, agent_ids=[agent_id], info=info, notes=notes)
@@ -736,10 +755,10 @@ def _take_step(case: Case, step: OverflowStep, now: datetime) -> None:
         detail["dropped"] = sorted(dropped)
     elif step.action == OverflowStep.Action.ADD_QUEUE:
         scope["queues"] = sorted(set(scope.get("queues", [])) | {step.target_queue_id})
-        detail["queue"] = step.target_queue.name
+        detail["queue"] = step.target_queue.name  # type: ignore[union-attr]  # an ADD_QUEUE step has one
     elif step.action == OverflowStep.Action.ADD_TEAM:
         scope["teams"] = sorted(set(scope.get("teams", [])) | {step.target_team_id})
-        detail["team"] = step.target_team.name
+        detail["team"] = step.target_team.name  # type: ignore[union-attr]  # an ADD_TEAM step has one
     else:
         scope["anyone"] = True
     case.overflow = scope
@@ -840,7 +859,7 @@ def _close_offer(*, case: Case, offer: Offer, status: str, now: datetime, reason
     kind = {
         Offer.Status.DECLINED: CaseEvent.Kind.OFFER_DECLINED,
         Offer.Status.TIMED_OUT: CaseEvent.Kind.OFFER_TIMED_OUT,
-    }.get(status)
+    }.get(status)  # type: ignore[call-overload]  # the statuses are str
     if kind is not None:
         record(case=case, kind=kind, now=now, agent=offer.agent, offer_id=offer.pk, reason=reason)
     publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, status=status))
