@@ -10,7 +10,7 @@ PORT ?= 8000
 FAKE_PROVIDERS_PORT ?= 8025
 PYTEST_ARGS ?=
 
-.PHONY: run run-prod test lint format bench install install-dev migrate demo-message clean
+.PHONY: run run-prod test lint typecheck format bench install install-dev migrate demo-message clean
 
 # One target per bench part, each phony: a phony target never matches a
 # pattern rule, so `bench-%` alone would make `make bench-latency` do nothing.
@@ -59,6 +59,11 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy over services, selectors, configuration, listeners, routing's modules
+# and the two pure cores (strict); the set is in bin/typecheck.
+typecheck: install-dev
+	bin/typecheck
+
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -77,4 +82,4 @@ load: install-dev
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) var/bench
+	rm -rf $(VENV) var/bench .mypy_cache

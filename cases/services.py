@@ -381,7 +381,7 @@ def resolve_case(*, case_id: int, agent: Agent, now: datetime) -> Case:
         if case.status not in (CaseStatus.ASSIGNED, CaseStatus.WAITING):
             raise CaseClosed(f"case {case_id} is {case.status}")
         case.resolved_at = now
-        wrap_up = case.queue.wrap_up_seconds if case.queue_id else 0
+        wrap_up = case.queue.wrap_up_seconds if case.queue_id else 0  # type: ignore[union-attr]  # queue_id checked
         if wrap_up:
             # After-contact work: the case keeps holding the agent's capacity
             # until the agent ends it or its time limit passes.

@@ -10,7 +10,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class DomainError(Exception):
     """A request that the domain refuses; ``status_code`` says which 4xx."""
 
-    status_code = status.HTTP_409_CONFLICT
+    status_code: int = status.HTTP_409_CONFLICT
     code = "conflict"
 
     def __init__(self, message: str):

@@ -35,8 +35,9 @@ import os
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import Any, TypeVar, cast, overload
 
 from django.db import transaction
 
@@ -62,18 +63,24 @@ class Event:
 _field_names: dict[type, tuple[str, ...]] = {}
 
 
+E = TypeVar("E", bound=Event)
 Listener = Callable[[Event], None]
 BatchListener = Callable[[list[Event]], None]
 _listeners: dict[type[Event], list[Listener]] = defaultdict(list)
 _batch_listeners: dict[type[Event] | tuple[type[Event], ...], list[BatchListener]] = defaultdict(list)
 
 
-def subscribe(event_type: type[Event], listener: Listener) -> None:
+def subscribe(event_type: type[E], listener: Callable[[E], None]) -> None:
+    # A listener of one type is only ever given events of that type.
     if listener not in _listeners[event_type]:
-        _listeners[event_type].append(listener)
+        _listeners[event_type].append(cast(Listener, listener))
 
 
-def subscribe_batch(event_type: type[Event] | tuple[type[Event], ...], listener: BatchListener) -> None:
+@overload
+def subscribe_batch(event_type: type[E], listener: Callable[[list[E]], None]) -> None: ...
+@overload
+def subscribe_batch(event_type: tuple[type[Event], ...], listener: Callable[[list[Any]], None]) -> None: ...
+def subscribe_batch(event_type: type[Event] | tuple[type[Event], ...], listener: Callable[[list[Any]], None]) -> None:
     """Receive the events of one type that a service published together
     (``publish_many_on_commit``) as one list; a single event comes as a list
     of one. With a tuple of types, the events of any of them come as one
@@ -84,7 +91,7 @@ def subscribe_batch(event_type: type[Event] | tuple[type[Event], ...], listener:
         _batch_listeners[key].append(listener)
 
 
-def unsubscribe(event_type: type[Event], listener: Listener) -> None:
+def unsubscribe(event_type: type[E], listener: Callable[[E], None]) -> None:
     if listener in _listeners[event_type]:
         _listeners[event_type].remove(listener)
 
@@ -113,7 +120,7 @@ def dispatch_many(batch: list[Event]) -> None:
             _deliver_batch(listeners, [event for event in batch if type(event) in key])
 
 
-def _deliver_batch(listeners: list[BatchListener], events: list[Event]) -> None:
+def _deliver_batch(listeners: Sequence[BatchListener], events: list[Event]) -> None:
     for listener in list(listeners):
         try:
             listener(events)
@@ -124,7 +131,8 @@ def _deliver_batch(listeners: list[BatchListener], events: list[Event]) -> None:
 def _mode() -> str:
     from django.conf import settings
 
-    return settings.SWITCHBOARD.get("EVENTS", "inline")
+    mode: str = settings.SWITCHBOARD.get("EVENTS", "inline")
+    return mode
 
 
 def deliver(batch: list[Event]) -> None:
@@ -171,6 +179,7 @@ class Dispatcher:
             if self._queue is None or self._pid != os.getpid() or not self._alive():
                 self._start()
             q = self._queue
+        assert q is not None  # _start() made it
         q.put(batch)  # blocks while the queue is full: back pressure on the publisher
 
     def _alive(self) -> bool:
@@ -179,7 +188,7 @@ class Dispatcher:
     def _start(self) -> None:
         from django.conf import settings
 
-        size = self._size or settings.SWITCHBOARD.get("EVENTS_QUEUE", 1000)
+        size: int = self._size or settings.SWITCHBOARD.get("EVENTS_QUEUE", 1000)
         self._queue = queue.Queue(maxsize=size)
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, args=(self._queue,), name="switchboard-events", daemon=True)
@@ -233,6 +242,7 @@ class Dispatcher:
             if q is None or self._pid != os.getpid() or not self._alive():
                 return
             q.put(None)
+        assert thread is not None  # alive
         thread.join(timeout)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -281,7 +282,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Switchboard ----------------------------------------------------------
-SWITCHBOARD = {
+SWITCHBOARD: dict[str, Any] = {
     # Webhook bodies above this many bytes are refused with 413.
     "MAX_WEBHOOK_BYTES": env_int("SWITCHBOARD_MAX_WEBHOOK_BYTES", 1024 * 1024),
     # Webhooks per channel and client address ("<n>/<second|minute|hour|day>",

@@ -43,7 +43,7 @@ def on_cases_changed(batch: list[CaseAssigned | CaseStatusChanged]) -> None:
     wanted: dict[tuple[int, int], bool] = {}  # (case, agent) -> with messages
     for event in batch:
         assigned = isinstance(event, CaseAssigned)
-        agent_id = event.agent_id if assigned else event.assignee_id
+        agent_id = event.agent_id if assigned else event.assignee_id  # type: ignore[union-attr]  # isinstance above
         if agent_id is not None:
             key = (event.case_id, agent_id)
             wanted[key] = wanted.get(key, False) or assigned
@@ -152,7 +152,7 @@ def on_escalations_raised(batch: list[EscalationRaised]) -> None:
             Escalation(
                 kind=e.kind,
                 case_id=e.case_id,
-                queue_id=e.queue_id if e.queue_id is not None else queues.get(e.case_id),
+                queue_id=e.queue_id if e.queue_id is not None else queues.get(e.case_id),  # type: ignore[arg-type]  # None: None
                 detail=e.detail[:500],
                 created_at=now,
             )

@@ -4,6 +4,7 @@ websocket snapshot and its deltas."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -128,7 +129,7 @@ def offer_payload(offer: Offer) -> dict:
         "channel_kind": case.channel_kind,
         "customer": case.customer.display_name or f"Customer {case.customer_id}",
         "vip": case.customer.tier == "vip",
-        "queue": case.queue.name if case.queue_id else None,
+        "queue": case.queue.name if case.queue_id else None,  # type: ignore[union-attr]  # queue_id checked
         "priority": case.priority,
         "units": offer.units,
         "subject": case.subject,
@@ -153,7 +154,7 @@ def message_payload(message: Message) -> dict:
         "direction": message.direction,
         "text": message.text,
         "html": message.html,  # sanitized when stored
-        "author": message.author_agent.display_name if message.author_agent_id else None,
+        "author": message.author_agent.display_name if message.author_agent_id else None,  # type: ignore[union-attr]  # author_agent_id checked
         "delivery_status": message.delivery_status,
         "delivery_error": message.delivery_error,
         "created_at": _iso(message.created_at),
@@ -169,7 +170,7 @@ def case_payload(case: Case, *, with_messages: bool = False) -> dict:
         "subject": case.subject,
         "customer": case.customer.display_name or f"Customer {case.customer_id}",
         "customer_id": case.customer_id,
-        "queue": case.queue.name if case.queue_id else None,
+        "queue": case.queue.name if case.queue_id else None,  # type: ignore[union-attr]  # queue_id checked
         "priority": case.priority,
         "units": case.units,
         "assignee_id": case.assignee_id,
@@ -187,7 +188,7 @@ def case_payload(case: Case, *, with_messages: bool = False) -> dict:
     return data
 
 
-def case_payloads(case_ids: set[int], *, with_messages: set[int] = frozenset()) -> tuple[dict, dict]:
+def case_payloads(case_ids: set[int], *, with_messages: AbstractSet[int] = frozenset()) -> tuple[dict, dict]:
     """``case_payload`` of each case (id -> payload), and the message
     payloads of the cases in ``with_messages`` (id -> list, oldest first):
     two queries for any number of cases."""
@@ -212,8 +213,8 @@ def agent_payload(agent: Agent, now: datetime | None = None) -> dict:
         "id": agent.pk,
         "name": agent.display_name,
         "status_id": agent.status_id,
-        "status": agent.status.name if agent.status_id else None,
-        "channel_kinds": list(agent.status.channel_kinds) if agent.status_id else [],
+        "status": agent.status.name if agent.status_id else None,  # type: ignore[union-attr]  # status_id checked
+        "channel_kinds": list(agent.status.channel_kinds) if agent.status_id else [],  # type: ignore[union-attr]  # same
         "present": agent.is_present(now),
         "status_reason": agent.status_reason,
         "capacity_total": agent.capacity_total,
@@ -254,7 +255,7 @@ def agent_snapshot(agent_id: int) -> dict:
     }
 
 
-def _open_promises(case_ids: list[int]) -> dict[int, str]:
+def _open_promises(case_ids: list[int]) -> dict[int, str | None]:
     """The earliest open follow-up promise of each case: the case list sorts by it."""
     from django.db.models import Min
 

@@ -38,7 +38,7 @@ def variable_values(*, case: Case, agent) -> dict[str, str]:
         "customer.name": customer_name,
         "customer.first_name": customer_name.split()[0] if customer_name else "",
         "case.id": str(case.pk),
-        "queue.name": case.queue.name if case.queue_id else "",
+        "queue.name": case.queue.name if case.queue_id else "",  # type: ignore[union-attr]  # queue_id checked
         "agent.name": "",
         "agent.first_name": "",
     }

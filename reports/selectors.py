@@ -26,7 +26,10 @@ MAX_RANGE = timedelta(days=400)
 GROUPINGS = ("queue", "team", "agent", "channel_kind", "tier", "sla", "hour", "day", "agent_status", "total")
 AGENT_KEYED = {Dimension.AGENT, Dimension.AGENT_STATUS}
 # The columns each dimension's rows carry (the others are always 0 there).
-DIMENSION_METRICS = {Dimension.AGENT_STATUS: ("status_seconds",), Dimension.SLA: ("sla_met", "sla_breached")}
+DIMENSION_METRICS: dict[str, tuple[str, ...]] = {
+    Dimension.AGENT_STATUS: ("status_seconds",),
+    Dimension.SLA: ("sla_met", "sla_breached"),
+}
 OTHER_METRICS = tuple(m for m in METRICS if m != "status_seconds")
 
 
@@ -78,7 +81,7 @@ def _live_hours(rng: Range, now: datetime) -> list[datetime]:
     final = set(
         AggregatedHour.objects.filter(hour__in=hours, computed_at__isnull=False).values_list("hour", "computed_at")
     )
-    done = {hour for hour, computed in final if computed >= hour + HOUR + SETTLE}
+    done = {hour for hour, computed in final if computed >= hour + HOUR + SETTLE}  # type: ignore[operator]  # not null
     return [h for h in hours if h not in done]
 
 
@@ -166,7 +169,7 @@ def report(grouping: str, rng: Range, scope: Scope, now: datetime, *, live_cache
         raise Invalid(f"unknown grouping {grouping!r}: one of {', '.join(GROUPINGS)}")
     if grouping == "total":
         groups = sums(Dimension.ALL, rng, scope, now, by="team_id", live_cache=live_cache)
-        total = defaultdict(float)
+        total: defaultdict[str, float] = defaultdict(float)
         for values in groups.values():
             for name, value in values.items():
                 total[name] += value

@@ -12,6 +12,7 @@ already in the form the database takes (no defaults are filled in)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import psycopg
 from django.db import connection, models
@@ -31,7 +32,7 @@ def binary_cursor(*, prepared: bool = False):
     connection.ensure_connection()
     cursor = (_PreparedCursor if prepared else psycopg.Cursor)(connection.connection)
     # Wrapped as Django wraps its own (logged in debug, execute wrappers run).
-    return connection._prepare_cursor(cursor)
+    return connection._prepare_cursor(cursor)  # type: ignore[attr-defined]  # private to Django, not in the stubs
 
 
 class _PreparedCursor(psycopg.Cursor):
@@ -51,15 +52,16 @@ def insert(
         return {}
     if connection.vendor != "postgresql":
         objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
-        model.objects.bulk_create(objs)
+        model.objects.bulk_create(objs)  # type: ignore[attr-defined]  # type[Model] has none typed; ours all have one
         return {getattr(obj, key): obj.pk for obj in objs} if key else {}
     columns, rows_sql, params = unnest(model, attnames, rows)
     table = connection.ops.quote_name(model._meta.db_table)
     returning = ""
     if key:
-        key_column = model._meta.get_field(key).column
+        key_column = cast("models.Field[Any, Any]", model._meta.get_field(key)).column  # a column of the model
         returning = (
-            f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}, {connection.ops.quote_name(key_column)}"
+            f" RETURNING {connection.ops.quote_name(cast(str, model._meta.pk.column))},"
+            f" {connection.ops.quote_name(cast(str, key_column))}"
         )
     # Names and types come from the model; every value is a parameter.
     sql = f"INSERT INTO {table} ({columns}) SELECT * FROM {rows_sql}{returning}"  # noqa: S608
@@ -94,7 +96,7 @@ def _shape(model: type[models.Model], attnames: tuple[str, ...]) -> tuple[str, s
     found = _shapes.get(key)
     if found is None:
         fields = [next(f for f in model._meta.concrete_fields if f.attname == name) for name in attnames]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)  # concrete: a column each
         casts = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
         json_positions = frozenset(n for n, f in enumerate(fields) if isinstance(f, models.JSONField))
         found = _shapes[key] = (columns, f"unnest({casts})", json_positions)

@@ -47,7 +47,7 @@ def rule_problems(
                 match_customer_tier="",
             )
             .filter(Q(order__lt=order) | (Q(order=order) & Q(pk__lt=pk or 2**62)))
-            .exclude(pk=pk)
+            .exclude(pk=pk)  # type: ignore[misc]  # pk=None (a new rule): excludes nothing
             .first()
         )
         if catch_all is not None:

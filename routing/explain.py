@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings as django_settings
 
@@ -219,7 +220,7 @@ def summary(data: dict, names: dict[int, str]) -> list[str]:
     if data.get("queue_closed"):
         lines.append("The queue is closed now (outside its opening hours): nothing is offered.")
     if data.get("pulled_by"):
-        lines.append(f"{name(agent)} gained room and pulled this case, the most urgent one they may take.")
+        lines.append(f"{name(cast(int, agent))} gained room and pulled this case, the most urgent one they may take.")
     elif agent:
         rule = RULES.get(data["rule"], data["rule"])
         decided = DECIDED_BY.get(data["decided_by"], data["decided_by"])

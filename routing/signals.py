@@ -6,6 +6,7 @@ pool never breaks a promise."""
 
 from __future__ import annotations
 
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from agents.events import AgentChanged
@@ -57,6 +58,7 @@ def connect() -> None:
     from agents.models import Agent, AgentCapacity, AgentSkill
     from routing.models import Queue, RoutingSettings
 
+    model: type[Model]
     for model in (AgentSkill, AgentCapacity):
         post_save.connect(_agent_profile_changed, sender=model, dispatch_uid=f"routing-forget-save-{model.__name__}")
         post_delete.connect(_agent_profile_changed, sender=model, dispatch_uid=f"routing-forget-del-{model.__name__}")

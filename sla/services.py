@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
@@ -122,9 +123,10 @@ def _schedule(clock: Clock):
 def arm(clock: Clock) -> None:
     """Set ``due_at`` and ``warn_at`` of a running clock from what it has used."""
     schedule = _schedule(clock)
+    running_since = cast(datetime, clock.running_since)  # a running clock has one (running_clock_has_due)
     left = max(clock.target_seconds - clock.consumed_seconds, 0)
     try:
-        clock.due_at = add_business_time(schedule, clock.running_since, timedelta(seconds=left))
+        clock.due_at = add_business_time(schedule, running_since, timedelta(seconds=left))
     except NeverOpen:
         # A calendar without opening hours (a misconfiguration): the target
         # can never come due; the clock runs without firing.
@@ -133,7 +135,7 @@ def arm(clock: Clock) -> None:
         return
     if clock.warned_at is None:
         warn_left = max(clock.warning_seconds - clock.consumed_seconds, 0)
-        clock.warn_at = add_business_time(schedule, clock.running_since, timedelta(seconds=warn_left))
+        clock.warn_at = add_business_time(schedule, running_since, timedelta(seconds=warn_left))
     else:
         clock.warn_at = None
 
@@ -171,7 +173,7 @@ def start_clock(
         now=now,
         target=target,
         policy=revision.snapshot["name"],
-        due_at=clock.due_at.isoformat(),
+        due_at=cast(datetime, clock.due_at).isoformat(),  # armed
     )
     return clock
 
@@ -190,7 +192,11 @@ def resume_clock(clock: Clock, *, now: datetime) -> None:
     arm(clock)
     clock.save(update_fields=["status", "running_since", "due_at", "warn_at"])
     record(
-        case=clock.case, kind=CaseEvent.Kind.SLA_RESUMED, now=now, target=clock.target, due_at=clock.due_at.isoformat()
+        case=clock.case,
+        kind=CaseEvent.Kind.SLA_RESUMED,
+        now=now,
+        target=clock.target,
+        due_at=cast(datetime, clock.due_at).isoformat(),  # armed
     )
 
 
@@ -198,7 +204,7 @@ def finish_clock(clock: Clock, *, at: datetime, now: datetime, met: bool) -> Non
     """The target was met (an answer, a resolution) at ``at``, or no longer
     applies (``met`` False: the case closed before it)."""
     if clock.status == Clock.Status.RUNNING:
-        clock.consumed_seconds += _used_since_run(clock, max(at, clock.running_since))
+        clock.consumed_seconds += _used_since_run(clock, max(at, cast(datetime, clock.running_since)))
     if clock.status in LIVE:
         clock.status = Clock.Status.MET if met else Clock.Status.STOPPED
     clock.running_since = None
@@ -224,6 +230,8 @@ def sync_case(*, case_id: int, now: datetime) -> Case | None:
 
 def sync_locked(case: Case, *, now: datetime) -> None:
     """``sync_case`` for a case the caller has locked."""
+    clock: Clock | None
+    revision: PolicyRevision | None
     clocks = list(Clock.objects.filter(case=case).select_related("revision").order_by("pk"))
     for clock in clocks:
         clock.case = case

@@ -79,11 +79,11 @@ def send_survey(*, case_id: int, now: datetime, skip_locked: bool = False) -> Su
             return None
         if case.queue is not None and not case.queue.surveys_enabled:
             return None
-        if Survey.objects.filter(case=case, resolved_at=case.resolved_at).exists():
+        if Survey.objects.filter(case=case, resolved_at=case.resolved_at).exists():  # type: ignore[misc]  # resolved_at__isnull=False above
             return None
         if not is_reply_window_open(case, now=now):
             return None
-        survey = Survey.objects.create(
+        survey = Survey.objects.create(  # type: ignore[misc]  # resolved_at: resolved_at__isnull=False above
             case=case,
             customer_id=case.customer_id,
             agent_id=case.assignee_id,

@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def capture_events():
+    """``tests.events.capture_events``: the events an action published (on
+    commit), optionally checked against an expected list."""
+    from tests.events import capture_events
+
+    return capture_events
+
+
+@pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 

@@ -84,7 +84,7 @@ def status_payload(case: Case | None, now: datetime) -> dict:
     return {
         "status": case.status,
         "case_id": case.pk,
-        "agent": case.assignee.display_name if case.assignee_id else None,
+        "agent": case.assignee.display_name if case.assignee_id else None,  # type: ignore[union-attr]  # assignee_id checked
         "position": position["position"],
         "estimated_wait_seconds": position["estimated_wait_seconds"],
     }
@@ -118,7 +118,7 @@ def push_status(*, case_id: int, now: datetime | None = None) -> None:
     if case is None or case.channel is None or case.channel.provider != "webchat" or case.channel_kind == "email":
         return
     push_to_conversation(
-        channel_id=case.channel_id,
+        channel_id=case.channel_id,  # type: ignore[arg-type]  # case.channel checked
         thread_key=case.thread_key,
         payload={"type": "chat.status", "conversation": status_payload(case, now or timezone.now())},
     )
@@ -152,7 +152,7 @@ def agent_typing(*, case_id: int, agent: Agent) -> None:
     if case.channel is None or case.channel.provider != "webchat" or case.channel_kind == "email":
         raise NotAChat(f"case {case_id} is not a live web chat")
     push_to_conversation(
-        channel_id=case.channel_id,
+        channel_id=case.channel_id,  # type: ignore[arg-type]  # case.channel checked
         thread_key=case.thread_key,
         payload={"type": "chat.typing", "agent": agent.display_name},
     )

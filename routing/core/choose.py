@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from routing.core.explain import Why
 from routing.core.rules import exclusion_reason, score
@@ -12,7 +12,7 @@ from routing.core.state import AgentState, CaseDemand, Decision, Exclusion, Sele
 def choose_agent(case: CaseDemand, agents: Iterable[AgentState]) -> Decision | None:
     """The best eligible agent for ``case``, or None when nobody may take it.
     The preferred agent (continuity) wins whenever eligible."""
-    best: tuple | None = None
+    best: tuple[float, ...] | None = None
     best_agent: AgentState | None = None
     for agent in agents:
         if exclusion_reason(case, agent) is not None:
@@ -218,6 +218,8 @@ class AgentPool:
             return Decision(case_id=case.case_id, agent_id=case.preferred_agent_id, score=(), continuity=True)
         # The selection rule's value first (one look per candidate), then the
         # full score only among those tied on it.
+        values: Mapping[int, float]
+        best: float
         if case.selection is Selection.LEAST_ACTIVE:
             values = self._open
             best = min(map(values.__getitem__, ids))
@@ -277,7 +279,7 @@ def plan(
     for case in rank_cases(cases):
         why = None if notes is None else Why()
         decision = pool.choose(case, why)
-        if why is not None:
+        if why is not None and notes is not None:  # notes are kept when why is made
             notes[case.case_id] = why
         if decision is not None:
             pool.take(decision, case)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from routing.core.rules import exclusion_reason, proficiency, score
 from routing.core.state import CaseDemand
@@ -40,7 +40,7 @@ class Why:
         self.excluded: dict[str, list[int]] = {}  # reason -> agent ids, among the queue's agents
         self.decided_by = "none"  # continuity | selection | proficiency | idle | id | none
         self.rule = ""
-        self.ranked: list[dict] = []  # the chosen agent first, then the runners-up
+        self.ranked: list[dict[str, Any]] = []  # the chosen agent first, then the runners-up
         self.ties: dict[str, int] = {}  # agents still level after the rule, proficiency, idle time
 
     def step(self, test: str, before: int, after: int) -> None:
@@ -88,7 +88,7 @@ class Why:
                         break
         self.ranked = [_standing(pool, case, a) for a in (chosen, *others[:RUNNERS_UP])]
 
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         """Plain JSON-ready data (no infinities, no tuples)."""
         return {
             "v": VERSION,
@@ -103,7 +103,7 @@ class Why:
         }
 
 
-def _standing(pool: AgentPool, case: CaseDemand, agent_id: int) -> dict:
+def _standing(pool: AgentPool, case: CaseDemand, agent_id: int) -> dict[str, Any]:
     state = pool.states[agent_id]
     idle = state.idle_since
     return {

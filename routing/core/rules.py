@@ -34,7 +34,7 @@ def proficiency(case: CaseDemand, agent: AgentState) -> int:
     return sum(agent.skills.get(skill, 0) for skill in case.required_skills)
 
 
-def score(case: CaseDemand, agent: AgentState) -> tuple:
+def score(case: CaseDemand, agent: AgentState) -> tuple[float, int, float, int]:
     """Smaller is better: the queue's selection rule first, then higher
     proficiency in the required skills, then idle longest, then lowest id."""
     if case.selection is Selection.LEAST_ACTIVE:

@@ -12,7 +12,9 @@ same rules on plain data, deciding with ``exclusion_reason`` and ranks from
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from routing.core import exclusion_reason
 from routing.core.state import AgentState, CaseDemand
@@ -53,14 +55,16 @@ def widen(demand: CaseDemand, step: Widening, optional: frozenset[str]) -> tuple
         return (
             replace(
                 demand,
-                queue_ids=demand.queue_ids | {step.target_queue_id},
+                queue_ids=demand.queue_ids | {cast(int, step.target_queue_id)},  # ADD_QUEUE names one
                 team_ids=teams,
                 open_to_all=demand.open_to_all or step.target_open_to_all,
             ),
             optional,
         )
     if step.action == ADD_TEAM:
-        return replace(demand, team_ids=demand.team_ids | {step.target_team_id}), optional
+        return replace(
+            demand, team_ids=demand.team_ids | {cast(int, step.target_team_id)}
+        ), optional  # ADD_TEAM names one
     if step.action == ANYONE:
         return replace(demand, open_to_all=True), optional
     raise ValueError(f"unknown overflow action {step.action!r}")
@@ -84,7 +88,7 @@ def given_back(agent: AgentState, kind: str, units: int, now: float) -> AgentSta
     return _with(agent, load, open_cases, agent.recent_assignments, idle)
 
 
-def _with(agent: AgentState, load: dict, open_cases: int, recent: int, idle_since: float) -> AgentState:
+def _with(agent: AgentState, load: dict[str, int], open_cases: int, recent: int, idle_since: float) -> AgentState:
     # Spelled out rather than ``dataclasses.replace``: this runs for every
     # offer and every release of a simulated day, and replace is slow.
     return AgentState(
@@ -102,7 +106,7 @@ def _with(agent: AgentState, load: dict, open_cases: int, recent: int, idle_sinc
     )
 
 
-def _profile(demand: CaseDemand) -> tuple:
+def _profile(demand: CaseDemand) -> tuple[Any, ...]:
     """Everything ``exclusion_reason`` reads of a case: cases with the same
     profile are open to exactly the same agents."""
     return (
@@ -126,10 +130,10 @@ class WaitingLine:
     most urgent case (smallest rank, then id) the agent may take."""
 
     def __init__(self) -> None:
-        self._kinds: dict[str, dict[tuple, list[tuple[float, int]]]] = {}
+        self._kinds: dict[str, dict[tuple[Any, ...], list[tuple[float, int]]]] = {}
         self._demands: dict[int, CaseDemand] = {}
-        self._profiles: dict[int, tuple] = {}
-        self._interned: dict[tuple, tuple] = {}  # one object per profile: compared by identity
+        self._profiles: dict[int, tuple[Any, ...]] = {}
+        self._interned: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # one object per profile: compared by identity
 
     def __len__(self) -> int:
         return len(self._demands)
@@ -137,7 +141,7 @@ class WaitingLine:
     def __contains__(self, case_id: int) -> bool:
         return case_id in self._demands
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CaseDemand]:
         """The waiting cases' demands, in no particular order."""
         return iter(self._demands.values())
 

@@ -87,5 +87,5 @@ class CaseDemand:
 class Decision:
     case_id: int
     agent_id: int
-    score: tuple
+    score: tuple[float, ...]  # rules.score's, () for continuity
     continuity: bool = False  # went to the preferred agent

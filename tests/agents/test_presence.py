@@ -10,11 +10,14 @@ import pytest
 from django.utils import timezone
 
 from agents import services
+from agents.events import AgentChanged
 from agents.models import Agent
 from cases.models import Case, CaseStatus
 from config.api import Invalid
+from routing.events import OfferCreated
 from routing.models import Offer
 from tests import factories
+from tests.events import capture_events, like
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +165,12 @@ def test_switching_to_a_routable_status_pulls_waiting_work(deliver, channel, dja
     case = deliver(channel, factories.payload(id="m-1"))
     available = factories.status("Available", kinds=["api", "web_chat"])
 
-    with django_capture_on_commit_callbacks(execute=True):
+    # The change goes out on commit; routing, listening, offers the waiting case.
+    expected = [AgentChanged(agent_id=agent.pk), like(OfferCreated, case_id=case.pk, agent_id=agent.pk)]
+    with (
+        capture_events(AgentChanged, OfferCreated, expected=expected),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         returned = services.set_status(agent_id=agent.pk, status_id=available.pk, now=timezone.now())
 
     assert returned.status_id == available.pk

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from cases.events import CaseStatusChanged
 from cases.models import CaseEvent, CaseStatus
 from routing.loads import agent_loads
 from tests import factories
+from tests.events import capture_events
 
 pytestmark = pytest.mark.django_db
 
@@ -21,15 +23,18 @@ def held(client):
     return chan, ana, case
 
 
-def test_the_agent_sets_waiting_and_keeps_the_case_and_its_room(client, held):
+def test_the_agent_sets_waiting_and_keeps_the_case_and_its_room(client, held, django_capture_on_commit_callbacks):
     _, ana, case = held
-    answer = client.post(f"/api/v1/cases/{case.pk}/waiting/")
+    waiting = CaseStatusChanged(case_id=case.pk, status=CaseStatus.WAITING, assignee_id=ana.pk, queue_id=case.queue_id)
+    with capture_events(CaseStatusChanged, expected=[waiting]), django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(f"/api/v1/cases/{case.pk}/waiting/")
     assert answer.status_code == 200, answer.content
     case.refresh_from_db()
     assert case.status == CaseStatus.WAITING and case.assignee == ana
     assert agent_loads([ana.pk]) == {ana.pk: {"api": 1}}  # still held
     assert case.events.filter(kind=CaseEvent.Kind.WAITING, agent=ana).count() == 1
-    assert client.post(f"/api/v1/cases/{case.pk}/waiting/").status_code == 200  # again: nothing new
+    with capture_events(expected=[]), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/api/v1/cases/{case.pk}/waiting/").status_code == 200  # again: nothing new
     assert case.events.filter(kind=CaseEvent.Kind.WAITING).count() == 1
 
 

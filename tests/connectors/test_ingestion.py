@@ -14,12 +14,12 @@ from django.utils import timezone
 
 from cases import services as case_services
 from cases.models import Case, CaseEvent, CaseStatus, Customer, Identity, Message
-from config import events
 from connectors import services
 from connectors.events import InboundEventFailed
 from connectors.models import InboundEvent
 from connectors.providers.generic_json import SIGNATURE_HEADER, GenericJsonProvider
 from tests import factories
+from tests.events import capture_events
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +27,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def failed_events():
     """Collects the InboundEventFailed events published (on commit)."""
-    seen: list[InboundEventFailed] = []
-    events.subscribe(InboundEventFailed, seen.append)
-    yield seen
-    events.unsubscribe(InboundEventFailed, seen.append)
+    with capture_events(InboundEventFailed) as seen:
+        yield seen
 
 
 @pytest.fixture

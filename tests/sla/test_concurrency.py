@@ -12,11 +12,11 @@ from django.db import connection, connections
 
 from cases.events import EscalationRaised
 from cases.models import CaseEvent
-from config import events
 from sla import scan as sla_scan
 from sla import services
 from sla.models import Clock, EscalationAction
 from tests import factories
+from tests.events import capture_events
 from tests.sla.conftest import make_policy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -28,16 +28,9 @@ LATER = T0 + timedelta(hours=1)
 
 @pytest.fixture
 def feed():
-    got: list[EscalationRaised] = []
-    lock = threading.Lock()
-
-    def listen(event):
-        with lock:
-            got.append(event)
-
-    events.subscribe(EscalationRaised, listen)
-    yield got
-    events.unsubscribe(EscalationRaised, listen)
+    """The escalations every scanner's commits published."""
+    with capture_events(EscalationRaised) as got:
+        yield got
 
 
 def _cases(channel, count: int) -> None:

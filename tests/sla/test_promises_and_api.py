@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 from agents.models import Role
 from cases.events import EscalationRaised
 from cases.models import CaseEvent
-from config import events
 from sla import promises, selectors
 from sla.events import PromiseReminded
 from sla.models import BusinessCalendar, PolicyRevision, Promise, SlaPolicy
 from tests import factories
+from tests.events import capture_events, like
 from tests.sla.conftest import make_policy
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +37,6 @@ def admin():
 def held(channel):
     agent = factories.agent("ana", presence=None)
     return factories.held_case(channel, agent), agent
-
-
-def _collect(event_type):
-    got = []
-    events.subscribe(event_type, got.append)
-    return got
 
 
 # --- Promises ---------------------------------------------------------------------
@@ -99,8 +93,11 @@ def test_a_promise_is_reminded_then_escalated_when_missed_each_once(held, commit
     promise = promises.make_promise(
         case_id=case.pk, agent=agent, due_at=now + timedelta(hours=1), channel_kind="voice", note="", now=now
     )
-    reminded, feed = _collect(PromiseReminded), _collect(EscalationRaised)
-    try:
+    expected = [
+        like(PromiseReminded, promise_id=promise.pk, agent_id=agent.pk),
+        like(EscalationRaised, kind="promise_missed", case_id=case.pk),
+    ]
+    with capture_events(PromiseReminded, EscalationRaised, expected=expected):
         assert promises.scan_promises(now=now + timedelta(minutes=30)) == (0, 0)
         with committing():
             assert promises.scan_promises(now=now + timedelta(minutes=45)) == (1, 0)
@@ -109,11 +106,6 @@ def test_a_promise_is_reminded_then_escalated_when_missed_each_once(held, commit
         with committing():
             assert promises.scan_promises(now=now + timedelta(minutes=61)) == (0, 1)
         assert promises.scan_promises(now=now + timedelta(hours=5)) == (0, 0)
-    finally:
-        events.unsubscribe(PromiseReminded, reminded.append)
-        events.unsubscribe(EscalationRaised, feed.append)
-    assert [(e.promise_id, e.agent_id) for e in reminded] == [(promise.pk, agent.pk)]
-    assert [(e.kind, e.case_id) for e in feed] == [("promise_missed", case.pk)]
     kinds = list(case.events.filter(kind__startswith="promise_").values_list("kind", flat=True))
     assert kinds == ["promise_set", "promise_reminded", "promise_missed"]
     promise.refresh_from_db()

@@ -13,11 +13,11 @@ from django.core import mail
 from agents.models import Role, Team
 from cases.events import EscalationRaised
 from cases.models import Case, CaseEvent, CaseStatus
-from config import events
 from sla import scan as sla_scan
 from sla import services
 from sla.models import Clock, EscalationAction
 from tests import factories
+from tests.events import capture_events, like
 from tests.sla.conftest import make_policy
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +27,9 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def feed():
-    got: list[EscalationRaised] = []
-    events.subscribe(EscalationRaised, got.append)
-    yield got
-    events.unsubscribe(EscalationRaised, got.append)
+    """The escalations the test's scans raised (on commit)."""
+    with capture_events(EscalationRaised) as got:
+        yield got
 
 
 def _case(channel, *, agent=None, at=T0):
@@ -48,19 +47,23 @@ def _kinds(case):
     )
 
 
-def test_a_warning_and_a_breach_fire_exactly_once(channel, committing, feed):
+def test_a_warning_and_a_breach_fire_exactly_once(channel, committing):
     make_policy(first_response_minutes=10, resolution_minutes=0)
     case = _case(channel)
-    assert sla_scan.scan(now=T0 + timedelta(minutes=7)).fired == 0
-    with committing():
-        assert sla_scan.scan(now=T0 + timedelta(minutes=8)).warnings == 1
-    with committing():
-        assert sla_scan.scan(now=T0 + timedelta(minutes=9)).fired == 0
-    with committing():
-        assert sla_scan.scan(now=T0 + timedelta(minutes=10)).breaches == 1
-    assert sla_scan.scan(now=T0 + timedelta(hours=5)).fired == 0
+    expected = [
+        like(EscalationRaised, kind="sla_warning", case_id=case.pk),
+        like(EscalationRaised, kind="sla_breach", case_id=case.pk),
+    ]
+    with capture_events(EscalationRaised, expected=expected):
+        assert sla_scan.scan(now=T0 + timedelta(minutes=7)).fired == 0
+        with committing():
+            assert sla_scan.scan(now=T0 + timedelta(minutes=8)).warnings == 1
+        with committing():
+            assert sla_scan.scan(now=T0 + timedelta(minutes=9)).fired == 0
+        with committing():
+            assert sla_scan.scan(now=T0 + timedelta(minutes=10)).breaches == 1
+        assert sla_scan.scan(now=T0 + timedelta(hours=5)).fired == 0
     assert _kinds(case) == [("sla_warning", "first_response"), ("sla_breached", "first_response")]
-    assert [(e.kind, e.case_id) for e in feed] == [("sla_warning", case.pk), ("sla_breach", case.pk)]
     clock = Clock.objects.get(case=case)
     assert clock.status == Clock.Status.BREACHED
     case.refresh_from_db()
