@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count
 
@@ -73,7 +74,7 @@ def agent_states(
     qs = Agent.objects.filter(is_active=True, present_until__gt=now, status__isnull=False)
     scoped = agent_ids is not None
     if scoped:
-        qs = qs.filter(pk__in=list(agent_ids))
+        qs = qs.filter(pk__in=list(agent_ids))  # type: ignore[arg-type]  # scoped: not None
     counted = counted_loads()
     if counted:
         qs = with_kept_loads(qs)
@@ -190,6 +191,7 @@ def _facts(
     held = ", ".join(["%s"] * len(HELD_STATUSES))
     agent_skill, skill = AgentSkill._meta.db_table, AgentSkill._meta.get_field("skill").related_model._meta.db_table
     teams, direct = Agent.teams.through._meta.db_table, Queue.agents.through._meta.db_table
+    params: list[Any]
     if everyone:
         who, params = {"s.agent_id": "", "agent_id": "", "assignee_id": ""}, []
     else:
@@ -224,7 +226,7 @@ def _facts(
     capacity: dict[int, dict[str, int]] = defaultdict(dict)
     team_ids: dict[int, set[int]] = defaultdict(set)
     queue_ids: dict[int, set[int]] = defaultdict(set)
-    loads: dict[int, dict[str, int]] = defaultdict(dict)
+    unit_loads: dict[int, dict[str, int]] = defaultdict(dict)  # not ``loads``: the argument
     counts: dict[int, int] = defaultdict(int)
     with fast_cursor() as cursor:
         cursor.execute(sql, params)
@@ -238,7 +240,7 @@ def _facts(
             elif tag == 4:
                 queue_ids[agent_id].add(value)
             else:
-                load = loads[agent_id]
+                load = unit_loads[agent_id]
                 load[name] = load.get(name, 0) + int(value)
                 counts[agent_id] += n
     profile = {
@@ -250,4 +252,4 @@ def _facts(
         )
         for pk in ids
     }
-    return profile, loads, counts
+    return profile, unit_loads, counts

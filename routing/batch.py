@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -80,7 +81,7 @@ def _lock_waiting(
 
 
 def _decide(
-    cases: list[Case],
+    cases: list[Case | Waiting],
     now: datetime,
     *,
     agent_ids: list[int] | None = None,
@@ -97,7 +98,7 @@ def _decide(
     planning pool is noted there (``routing.core.explain``)."""
     settings = routing_settings()
     info = info if info is not None else queues()
-    demands = case_demands(cases, now, queue_info=info, settings=settings)
+    demands = case_demands(cast("list[Case]", cases), now, queue_info=info, settings=settings)  # or Waiting
     by_case = {d.case_id: d for d in demands}
 
     if agent_ids is None:
@@ -209,7 +210,8 @@ def route_batch(
         decisions, room_left = _decide(cases, now, info=info, notes=notes)
         routed = apply_decisions({c.pk: c for c in cases}, decisions, now, info, notes)
         last = cases[-1]
-        return BatchResult(routed=routed, examined=len(cases), last_key=(last.route_rank, last.pk), room_left=room_left)
+        last_key = (cast(datetime, last.route_rank), last.pk)  # a queued case has a rank
+        return BatchResult(routed=routed, examined=len(cases), last_key=last_key, room_left=room_left)
 
 
 def route_case(*, case_id: int, now: datetime) -> Offer | Case | None:
@@ -256,7 +258,7 @@ def route_agent(*, agent_id: int, now: datetime, limit: int = 100) -> int:
             cases = _lock_waiting(limit=limit, now=now, after=after, kinds=kinds)
             if not cases:
                 break
-            after = (cases[-1].route_rank, cases[-1].pk)
+            after = (cast(datetime, cases[-1].route_rank), cases[-1].pk)  # a queued case has a rank
             info = queues()
             notes = explain.notes()
             decisions, room_left = _decide(cases, now, agent_ids=[agent_id], info=info, notes=notes)

@@ -6,6 +6,7 @@ batch (through the ORM on SQLite, one prepared statement on PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import DateTimeField, Value
@@ -41,6 +42,22 @@ class Waiting:
     without a model instance."""
 
     __slots__ = WAITING_FIELDS
+    # The columns, typed as on Case (set from the row in __init__).
+    id: int
+    customer_id: int
+    queue_id: int | None
+    channel_kind: str
+    units: int
+    may_interrupt: bool
+    overflow: dict[str, Any]
+    route_rank: datetime
+    status: str
+    priority: int
+    first_offered_at: datetime | None
+    first_assigned_at: datetime | None
+    assignee_id: int | None
+    updated_at: datetime
+    queued_at: datetime | None
 
     def __init__(self, row: tuple) -> None:
         for name, value in zip(WAITING_FIELDS, row, strict=True):
@@ -62,13 +79,14 @@ def _loaded(model, values: dict):
     return model.from_db("default", fields, [values[name] for name in fields])
 
 
-def lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Waiting]:
+def lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Case | Waiting]:
     """The batch router's lock of waiting cases on PostgreSQL, as a prepared
     statement: the hottest query of
     a decision, neither compiled by the ORM nor planned again every time,
     rows read in binary."""
     q = connection.ops.quote_name
-    where, params = [f"{q('status')} = %s"], [CaseStatus.QUEUED.value]
+    where: list[str] = [f"{q('status')} = %s"]
+    params: list[Any] = [CaseStatus.QUEUED.value]
     if closed:
         where.append("(queue_id IS NULL OR NOT queue_id = ANY(%s))")
         params.append(list(closed))
@@ -82,7 +100,7 @@ def lock_waiting_sql(*, limit: int, closed, case_ids, after, kinds) -> list[Wait
     if kinds is not None:
         where.append("channel_kind = ANY(%s)")
         params.append(list(kinds))
-    columns = ", ".join(q(Case._meta.get_field(name).column) for name in WAITING_FIELDS)
+    columns = ", ".join(q(Case._meta.get_field(name).column) for name in WAITING_FIELDS)  # type: ignore[union-attr, arg-type]  # columns
     # Names come from the model; every value is a parameter.
     sql = (
         f"SELECT {columns} FROM {q(Case._meta.db_table)} WHERE {' AND '.join(where)} "  # noqa: S608
@@ -127,7 +145,7 @@ class NewOffer:
         self.decline_reason = ""
         self.units = case.units
         self.may_interrupt = case.may_interrupt
-        self.id = None
+        self.id: int | None = None
 
     def row(self) -> tuple:
         return tuple(getattr(self, name) for name in _OFFER_COLUMNS)
@@ -201,7 +219,7 @@ def write_in_one_statement(cases, offers, events, assigned, decisions, now, note
     params: list = [*offer_params]
     explained = ""
     if notes:
-        text_column = Explanation._meta.get_field("text").column
+        text_column = cast(str, Explanation._meta.get_field("text").column)  # a concrete field
         explanations = explain.rows(offers, notes, pulled_by=pulled_by)
         if explanations:
             explained = f"""

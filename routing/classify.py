@@ -62,7 +62,7 @@ def classify_case(*, case: Case, text: str, now: datetime) -> RoutingRule | None
         ),
         None,
     )
-    queue = rule.queue if rule else (case.channel.default_queue if case.channel_id else None)
+    queue = rule.queue if rule else (case.channel.default_queue if case.channel_id else None)  # type: ignore[union-attr]  # channel_id checked
     case.queue = queue
     if rule and rule.set_priority:
         case.priority = rule.set_priority

@@ -103,7 +103,7 @@ def _close_offer(*, case: Case, offer: Offer, status: str, now: datetime, reason
     kind = {
         Offer.Status.DECLINED: CaseEvent.Kind.OFFER_DECLINED,
         Offer.Status.TIMED_OUT: CaseEvent.Kind.OFFER_TIMED_OUT,
-    }.get(status)
+    }.get(status)  # type: ignore[call-overload]  # the statuses are str
     if kind is not None:
         record(case=case, kind=kind, now=now, agent=offer.agent, offer_id=offer.pk, reason=reason)
     publish_on_commit(OfferClosed(offer_id=offer.pk, case_id=case.pk, agent_id=offer.agent_id, status=status))

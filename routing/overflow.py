@@ -76,10 +76,10 @@ def take_step(case: Case, step: OverflowStep, now: datetime) -> None:
         detail["dropped"] = sorted(dropped)
     elif step.action == OverflowStep.Action.ADD_QUEUE:
         scope["queues"] = sorted(set(scope.get("queues", [])) | {step.target_queue_id})
-        detail["queue"] = step.target_queue.name
+        detail["queue"] = step.target_queue.name  # type: ignore[union-attr]  # an ADD_QUEUE step has one
     elif step.action == OverflowStep.Action.ADD_TEAM:
         scope["teams"] = sorted(set(scope.get("teams", [])) | {step.target_team_id})
-        detail["team"] = step.target_team.name
+        detail["team"] = step.target_team.name  # type: ignore[union-attr]  # an ADD_TEAM step has one
     else:
         scope["anyone"] = True
     case.overflow = scope

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
 from routing import queue_settings
 from routing.agent_states import agent_states
@@ -154,7 +155,7 @@ class _Planning:
         from django.db import close_old_connections, connections
         from django.utils import timezone
 
-        requests = self._requests
+        requests = cast("queue.SimpleQueue[Any]", self._requests)  # made before this thread starts
         while True:
             mine, settings, key = requests.get()
             try:

@@ -51,7 +51,7 @@ def refresh_ranks(*, case_ids: list[int] | None = None) -> int:
     for case in qs.iterator(chunk_size=2000):
         case.route_rank = _rank(
             case,
-            queue_priority=case.queue.priority if case.queue_id else 3,
+            queue_priority=case.queue.priority if case.queue_id else 3,  # type: ignore[union-attr]  # queue_id checked
             tier=case.customer.tier,
             aging_seconds=settings.aging_seconds,
         )
@@ -77,7 +77,7 @@ def queue_case(*, case: Case, now: datetime, excluded_agent_id: int | None = Non
         case.overflow = scope
     case.route_rank = rank_of(case)
     case.save(update_fields=["status", "assignee", "queued_at", "route_rank", "overflow", "updated_at"])
-    record(case=case, kind=CaseEvent.Kind.QUEUED, now=now, queue=case.queue.name if case.queue_id else None)
+    record(case=case, kind=CaseEvent.Kind.QUEUED, now=now, queue=case.queue.name if case.queue_id else None)  # type: ignore[union-attr]  # queue_id checked
     publish_on_commit(case_status_changed(case))
     background.enqueue(route_case_task, case_id=case.pk)
     return case
@@ -89,13 +89,13 @@ def queue_position(case: Case, now: datetime) -> dict:
     if case.status != CaseStatus.QUEUED or case.route_rank is None:
         return {"position": None, "estimated_wait_seconds": None, "status": case.status}
     ahead = (
-        Case.objects.filter(status=CaseStatus.QUEUED, queue_id=case.queue_id)
+        Case.objects.filter(status=CaseStatus.QUEUED, queue_id=case.queue_id)  # type: ignore[misc]  # None: no queue
         .filter(Q(route_rank__lt=case.route_rank) | Q(route_rank=case.route_rank, pk__lt=case.pk))
         .count()
     )
     hour_ago = now - timedelta(hours=1)
     served = (
-        Offer.objects.filter(case__queue_id=case.queue_id, created_at__gte=hour_ago)
+        Offer.objects.filter(case__queue_id=case.queue_id, created_at__gte=hour_ago)  # type: ignore[misc]  # as above
         .filter(status__in=[Offer.Status.PENDING, Offer.Status.ACCEPTED])
         .aggregate(n=Count("case_id", distinct=True))
     )
