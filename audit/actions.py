@@ -15,9 +15,6 @@ def set_flag(field: str, value: bool, description: str):
     def act(modeladmin, request, queryset) -> None:
         changed = update_audited(queryset, **{field: value})
         modeladmin.message_user(request, f"{changed} changed (recorded in the configuration audit).", messages.SUCCESS)
-        after = getattr(modeladmin, "after_bulk_change", None)
-        if after is not None:
-            after()
 
     act.__name__ = f"set_{field}_{str(value).lower()}"
     return act

@@ -1,6 +1,7 @@
 """The admin's inline rows handed to a configuration service instead of
 saved by the admin: the service saves the parent and its whole list of
-rows in one place (revisions, cache resets and the audit with it)."""
+rows in one place (revisions, cache resets and the audit with it), and
+the services' one way of replacing a parent's rows."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ def inline_rows(formsets: Sequence[BaseModelFormSet], *models: type[Model]) -> d
         kept = [form.instance for form in formset.initial_forms if form.instance.pk not in gone]
         rows[formset.model] = kept + [obj for obj in changed if obj.pk is None]
     return rows
+
+
+def replace_rows(model: type[Model], parent_field: str, parent: Model, rows: Sequence[Model]) -> None:
+    """The parent's rows become ``rows``: its other rows are deleted first (so
+    a unique key may pass from an old row to a new one), then each is saved
+    (one by one, so the configuration audit records every row)."""
+    keep = [row.pk for row in rows if row.pk is not None]
+    for old in model._default_manager.filter(**{parent_field: parent}).exclude(pk__in=keep):
+        old.delete()
+    for row in rows:
+        setattr(row, parent_field, parent)
+        row.save()

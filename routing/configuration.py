@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 
 from agents.models import Agent
 from audit.recorder import update_audited
 from cases.models import Case, CaseStatus
 from config.api import Invalid, NotFound
+from config.inlines import replace_rows
 from routing import queue_settings
 from routing.models import OverflowStep, Queue, QueueSkill, RoutingRule, RoutingRuleSkill, RoutingSettings
 from routing.pool import planning
@@ -42,17 +43,6 @@ def forget_kept_state() -> None:
 
 def _forget_on_commit() -> None:
     transaction.on_commit(forget_kept_state)
-
-
-def _replace(model: type[models.Model], parent_field: str, parent: models.Model, rows: Sequence[models.Model]) -> None:
-    """The parent's rows become ``rows``: its other rows are deleted first (so
-    a unique key may pass from an old row to a new one), then each is saved."""
-    keep = [row.pk for row in rows if row.pk is not None]
-    for old in model._default_manager.filter(**{parent_field: parent}).exclude(pk__in=keep):
-        old.delete()
-    for row in rows:
-        setattr(row, parent_field, parent)
-        row.save()
 
 
 # --- Queues -----------------------------------------------------------------------------------
@@ -72,9 +62,9 @@ def save_queue(
         if agents is not None:
             queue.agents.set(agents)
         if required_skills is not None:
-            _replace(QueueSkill, "queue", queue, required_skills)
+            replace_rows(QueueSkill, "queue", queue, required_skills)
         if overflow_steps is not None:
-            _replace(OverflowStep, "queue", queue, overflow_steps)
+            replace_rows(OverflowStep, "queue", queue, overflow_steps)
         _forget_on_commit()
     return queue
 
@@ -130,7 +120,7 @@ def save_rule(*, rule: RoutingRule, skills: Sequence[RoutingRuleSkill] | None = 
     with transaction.atomic():
         rule.save()
         if skills is not None:
-            _replace(RoutingRuleSkill, "rule", rule, skills)
+            replace_rows(RoutingRuleSkill, "rule", rule, skills)
     return rule
 
 

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import ProtectedError
 
 from config.api import DomainError
+from config.inlines import replace_rows
 from routing import configuration as routing_configuration
 from sla import services
 from sla.models import BusinessCalendar, CustomClosedDate, EscalationAction, OpeningHours, SlaPolicy
@@ -52,9 +53,9 @@ def save_calendar(
     with transaction.atomic():
         calendar.save()
         if hours is not None:
-            _replace(OpeningHours, "calendar", calendar, hours)
+            replace_rows(OpeningHours, "calendar", calendar, hours)
         if closed_dates is not None:
-            _replace(CustomClosedDate, "calendar", calendar, closed_dates)
+            replace_rows(CustomClosedDate, "calendar", calendar, closed_dates)
         services.touch_calendar(calendar_id=calendar.pk)
         transaction.on_commit(routing_configuration.forget_kept_state)  # queues it closes or opens
     return calendar
@@ -88,7 +89,7 @@ def save_policy(
         if match_queues is not None:
             policy.match_queues.set(match_queues)
         if actions is not None:
-            _replace(EscalationAction, "policy", policy, actions)
+            replace_rows(EscalationAction, "policy", policy, actions)
         services.record_revision(policy=policy, now=now, user=changed_by)
     return policy
 
@@ -100,14 +101,3 @@ def delete_policy(*, policy: SlaPolicy) -> None:
             policy.delete()
     except ProtectedError:
         raise InUse(f"SLA policy {policy.pk} has clocks; deactivate it instead") from None
-
-
-def _replace(model: type[models.Model], parent_field: str, parent: models.Model, rows: Sequence[models.Model]) -> None:
-    """The parent's rows become ``rows``: its other rows are deleted first (so
-    a unique key may pass from an old row to a new one), then each is saved."""
-    keep = [row.pk for row in rows if row.pk is not None]
-    for old in model._default_manager.filter(**{parent_field: parent}).exclude(pk__in=keep):
-        old.delete()
-    for row in rows:
-        setattr(row, parent_field, parent)
-        row.save()
